@@ -1,0 +1,3 @@
+from realimpact.cli import main
+
+main()

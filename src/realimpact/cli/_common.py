@@ -1,0 +1,111 @@
+"""Shared plumbing for every CLI command: options, output, errors.
+
+Commands stay thin: parse options, call one library function, hand its result
+to :func:`emit`. The exit-code contract (0 ok, 2 bad input, 1 internal) and the
+"--json prints exactly one object on stdout" rule live here, in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from realimpact.errors import InputError, RealImpactError
+
+# stdout carries results (or the one JSON object); stderr carries everything else.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        envvar="REALIMPACT_STORE",
+        help="DuckDB store file (default ./realimpact.duckdb; env REALIMPACT_STORE).",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def _default(o: Any) -> Any:
+    """JSON fallback for numpy scalars, paths, dates and NaN-free floats."""
+    import numpy as np
+
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return None if np.isnan(o) else float(o)
+    if isinstance(o, np.bool_):
+        return bool(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    if hasattr(o, "isoformat"):
+        return o.isoformat()
+    if hasattr(o, "to_dict"):
+        return o.to_dict()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _clean(o: Any) -> Any:
+    """Replace float NaN/inf by None: JSON has no NaN and scripts choke on it."""
+    if isinstance(o, float):
+        return o if o == o and o not in (float("inf"), float("-inf")) else None
+    if isinstance(o, dict):
+        return {k: _clean(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_clean(v) for v in o]
+    return o
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(_clean(obj), default=_default, ensure_ascii=False)
+
+
+def print_json(obj: Any) -> None:
+    """The only way a command writes JSON: one object, one line, stdout."""
+    sys.stdout.write(dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def emit(result: Any, as_json: bool, render: Callable[[Any], None]) -> None:
+    """Print ``result`` as JSON or with the command's Rich renderer."""
+    if as_json:
+        print_json(result)
+    else:
+        render(result)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Write a one-line error on stderr and return the Exit to raise."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def handle_errors() -> Iterator[None]:
+    """Map library errors to the exit-code contract with a one-line message."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except InputError as e:
+        raise fail(" ".join(str(e).split()), 2) from None
+    except FileNotFoundError as e:
+        raise fail(f"{e.filename}: no such file or directory", 2) from None
+    except RealImpactError as e:
+        raise fail(" ".join(str(e).split()), 1) from None
+
+
+def progress_enabled() -> bool:
+    """Progress bars only when a person is watching stderr."""
+    return sys.stderr.isatty()

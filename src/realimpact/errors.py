@@ -1,0 +1,38 @@
+"""Exception hierarchy.
+
+    RealImpactError            base; anything the library raises on purpose
+    ├── InputError             bad input or usage: the CLI exits 2 with one line
+    │   ├── RejectedFileError  a whole file is not what it claims to be
+    │   └── ValidationError    a value/field fails a rule (vocabulary, range ...)
+    └── StoreError             the store cannot be opened or is inconsistent
+
+The CLI maps InputError to exit code 2 and anything else to exit code 1, so the
+one distinction that matters to scripts ("your input is wrong" versus "we are
+broken") lives in the type, not in message parsing.
+"""
+
+from __future__ import annotations
+
+
+class RealImpactError(Exception):
+    """Base class of every error realimpact raises deliberately."""
+
+
+class InputError(RealImpactError):
+    """The user's input (file, field, option) is wrong; message names it and why."""
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        self.source = source
+        super().__init__(f"{source}: {message}" if source else message)
+
+
+class RejectedFileError(InputError):
+    """A file as a whole cannot be read as the format it was offered as."""
+
+
+class ValidationError(InputError):
+    """A value or field breaks a documented rule."""
+
+
+class StoreError(RealImpactError):
+    """The store cannot be opened, migrated or written."""

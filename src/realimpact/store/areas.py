@@ -1,0 +1,135 @@
+"""SQL for area layers and the lazily filled point-in-polygon assignments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from realimpact.store.connection import RECORD_TABLES, Store
+
+
+def layer_info(store: Store, layer: str) -> dict | None:
+    rows = store.sql("SELECT * FROM layers WHERE layer = ?", [layer]).to_dict("records")
+    return rows[0] if rows else None
+
+
+def replace_layer(store: Store, info: dict, areas: pd.DataFrame) -> None:
+    """Swap a layer's areas in one transaction; old assignments go with them.
+
+    ``areas`` columns: area_id, name, geom (WKB bytes), area_m2, minx, miny, maxx, maxy.
+    """
+    layer = info["layer"]
+    with store.transaction() as con:
+        con.execute("DELETE FROM assignments WHERE layer = ?", [layer])
+        con.execute("DELETE FROM assignment_log WHERE layer = ?", [layer])
+        con.execute("DELETE FROM areas WHERE layer = ?", [layer])
+        con.execute("DELETE FROM layers WHERE layer = ?", [layer])
+        con.execute(
+            "INSERT INTO layers (layer, kind, source, id_field, name_field, cell_size, n_areas)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [layer, info["kind"], info.get("source"), info.get("id_field"),
+             info.get("name_field"), info.get("cell_size"), len(areas)],
+        )  # fmt: skip
+        tbl = pa.Table.from_pandas(areas.assign(layer=layer), preserve_index=False)
+        con.register("_ri_areas", tbl)
+        try:
+            con.execute("INSERT INTO areas BY NAME SELECT * FROM _ri_areas")
+        finally:
+            con.unregister("_ri_areas")
+
+
+def layer_areas(store: Store, layer: str) -> pd.DataFrame:
+    """A layer's rows; ``geom`` as WKB ``bytes`` (DuckDB hands BLOBs back as bytearray)."""
+    df = store.sql(
+        "SELECT area_id, name, geom, area_m2, minx, miny, maxx, maxy FROM areas"
+        " WHERE layer = ? ORDER BY area_id",
+        [layer],
+    )
+    df["geom"] = [None if g is None else bytes(g) for g in df["geom"]]
+    return df
+
+
+def lsoa_codes(store: Store) -> pd.DataFrame:
+    """The code-only ``lsoa`` layer: every LSOA code police.uk gave, with its name."""
+    return store.sql(
+        "SELECT lsoa_code AS area_id, any_value(lsoa_name) AS name FROM ("
+        " SELECT lsoa_code, lsoa_name FROM crimes UNION ALL"
+        " SELECT lsoa_code, lsoa_name FROM outcomes) WHERE lsoa_code IS NOT NULL"
+        " GROUP BY lsoa_code ORDER BY lsoa_code"
+    )
+
+
+def unassigned_files(store: Store, layer: str, table: str) -> list[int]:
+    _check_table(table)
+    return [
+        r[0]
+        for r in store.con.execute(
+            f"SELECT DISTINCT file_id FROM {table} WHERE file_id NOT IN ("
+            " SELECT file_id FROM assignment_log WHERE layer = ? AND record_table = ?)"
+            " ORDER BY file_id",
+            [layer, table],
+        ).fetchall()
+    ]
+
+
+def file_points(store: Store, table: str, file_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """line, easting, northing of one file's records that have coordinates."""
+    _check_table(table)
+    arr = store.con.execute(
+        f"SELECT line, easting, northing FROM {table} WHERE file_id = ? AND has_coords",
+        [file_id],
+    ).fetchnumpy()
+    return (
+        np.asarray(arr["line"]),
+        np.asarray(arr["easting"], float),
+        np.asarray(arr["northing"], float),
+    )
+
+
+def save_assignments(
+    store: Store, layer: str, table: str, file_id: int, lines: np.ndarray, area_ids: np.ndarray
+) -> None:
+    """Record one file's point-in-polygon result (and that it was done) atomically."""
+    with store.transaction() as con:
+        if len(lines):
+            tbl = pa.table(
+                {
+                    "layer": pa.array(np.full(len(lines), layer, dtype=object), pa.string()),
+                    "record_table": pa.array(np.full(len(lines), table, dtype=object), pa.string()),
+                    "file_id": pa.array(np.full(len(lines), file_id, dtype=np.int32)),
+                    "line": pa.array(lines.astype(np.int32)),
+                    "area_id": pa.array(area_ids.astype(object), pa.string()),
+                }
+            )
+            con.register("_ri_assign", tbl)
+            try:
+                con.execute("INSERT INTO assignments BY NAME SELECT * FROM _ri_assign")
+            finally:
+                con.unregister("_ri_assign")
+        con.execute(
+            "INSERT INTO assignment_log (layer, record_table, file_id) VALUES (?, ?, ?)",
+            [layer, table, file_id],
+        )
+
+
+_FORCE_COL = {"crimes": "falls_within", "outcomes": "falls_within", "stop_searches": "force"}
+
+
+def points_extent(store: Store, force: str | None = None) -> tuple[float, float, float, float] | None:
+    """Bounding box (BNG) of all records with coordinates, optionally of one force."""
+    cond = f" AND {{col}} = ?" if force else ""
+    parts = " UNION ALL ".join(
+        f"SELECT easting, northing FROM {t} WHERE has_coords" + cond.format(col=_FORCE_COL[t])
+        for t in RECORD_TABLES
+    )
+    params = [force] * len(RECORD_TABLES) if force else []
+    row = store.con.execute(
+        f"SELECT min(easting), min(northing), max(easting), max(northing) FROM ({parts})", params
+    ).fetchall()[0]
+    return None if row[0] is None else tuple(float(v) for v in row)
+
+
+def _check_table(table: str) -> None:
+    if table not in RECORD_TABLES:
+        raise ValueError(f"unknown record table {table!r}")

@@ -1,0 +1,123 @@
+"""The store: one DuckDB file, opened through :class:`Store`.
+
+Everything that touches the database goes through here. Writes happen inside
+:meth:`Store.transaction`, so an ingest either lands whole or not at all; a
+process killed mid-write leaves DuckDB's WAL to roll the open transaction back
+on the next open.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from realimpact.errors import InputError, StoreError
+from realimpact.store import migrations
+
+DEFAULT_STORE = "realimpact.duckdb"
+RECORD_TABLES = ("crimes", "stop_searches", "outcomes")
+
+
+def resolve_path(path: str | os.PathLike | None) -> str:
+    """--store, then REALIMPACT_STORE, then ./realimpact.duckdb; ':memory:' allowed."""
+    if path is None:
+        path = os.environ.get("REALIMPACT_STORE") or DEFAULT_STORE
+    return str(path)
+
+
+class Store:
+    """An open realimpact store.
+
+    Use as a context manager, or call :meth:`close`. ``read_only=True`` lets
+    several readers share a file while no writer holds it.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, read_only: bool = False):
+        self.path = resolve_path(path)
+        in_memory = self.path == ":memory:"
+        if read_only and not in_memory and not Path(self.path).exists():
+            raise InputError("store does not exist yet (ingest something first)", source=self.path)
+        if not in_memory:
+            parent = Path(self.path).resolve().parent
+            if not parent.is_dir():
+                raise InputError(f"folder {parent} does not exist", source=self.path)
+        try:
+            self.con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.IOException as e:
+            msg = str(e).splitlines()[0]
+            if "lock" in msg.lower():
+                raise StoreError(
+                    f"{self.path}: store is in use by another realimpact process; retry when it ends"
+                ) from None
+            raise StoreError(f"{self.path}: cannot open store ({msg})") from None
+        except duckdb.Error as e:
+            raise StoreError(f"{self.path}: not a realimpact store ({str(e).splitlines()[0]})") from None
+        self.read_only = read_only
+        if read_only:
+            if migrations.pending(self.con):
+                self.con.close()
+                self.con = duckdb.connect(self.path)
+                self.read_only = False
+                migrations.apply_pending(self.con)
+        else:
+            migrations.apply_pending(self.con)
+
+    # -- lifecycle ---------------------------------------------------------
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing -----------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All-or-nothing block; anything raised inside rolls the whole block back."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+
+    def next_file_id(self) -> int:
+        return int(self.scalar("SELECT nextval('source_file_ids')"))
+
+    # -- reading -----------------------------------------------------------
+    def sql(self, query: str, params: Sequence[Any] | dict | None = None) -> pd.DataFrame:
+        """Run a query and return a (small!) DataFrame: aggregate in SQL first."""
+        return self.con.execute(query, params or []).df()
+
+    def scalar(self, query: str, params: Sequence[Any] | None = None) -> Any:
+        rows = self.con.execute(query, params or []).fetchall()
+        return rows[0][0] if rows else None
+
+    def table_exists(self, name: str) -> bool:
+        return bool(
+            self.scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+            )
+        )
+
+    def layer_names(self) -> list[str]:
+        names = [r[0] for r in self.con.execute("SELECT layer FROM layers ORDER BY layer").fetchall()]
+        return sorted(set(names) | {"lsoa"})
+
+    def schema_version(self) -> int:
+        return int(self.scalar("SELECT coalesce(max(id), 0) FROM _migrations"))
+
+
+def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False) -> Store:
+    """Open (creating and migrating if needed) the store at ``path``."""
+    return Store(path, read_only=read_only)

@@ -1,0 +1,70 @@
+"""What the store holds, per table: rows, months, forces, source files."""
+
+from __future__ import annotations
+
+import os
+
+from realimpact.store.connection import RECORD_TABLES, Store, open_store
+
+_FORCE_EXPR = {
+    "crimes": "falls_within",
+    "outcomes": "falls_within",
+    "stop_searches": "force",
+}
+
+
+def store_status(store: Store | str | os.PathLike | None = None) -> dict:
+    """Summary used by ``realimpact status``; cheap (aggregates only)."""
+    own = not isinstance(store, Store)
+    st = open_store(store, read_only=True) if own else store
+    try:
+        tables = {}
+        for t in RECORD_TABLES:
+            rows, months, mmin, mmax, files = st.con.execute(
+                f"SELECT count(*), count(DISTINCT month), min(month), max(month),"
+                f" count(DISTINCT file_id) FROM {t}"
+            ).fetchall()[0]
+            forces = [
+                r[0]
+                for r in st.con.execute(
+                    f"SELECT DISTINCT {_FORCE_EXPR[t]} FROM {t}"
+                    f" WHERE {_FORCE_EXPR[t]} IS NOT NULL ORDER BY 1"
+                ).fetchall()
+            ]
+            kind = {"crimes": "street", "stop_searches": "stop_search", "outcomes": "outcomes"}[t]
+            quarantined = st.scalar(
+                "SELECT count(*) FROM quarantine WHERE kind = ?", [kind]
+            )
+            no_coords = st.scalar(f"SELECT count(*) FROM {t} WHERE NOT has_coords")
+            tables[t] = {
+                "rows": int(rows),
+                "months": int(months),
+                "month_min": mmin,
+                "month_max": mmax,
+                "forces": forces,
+                "files": int(files),
+                "quarantined": int(quarantined),
+                "rows_without_coordinates": int(no_coords),
+            }
+        layers = st.sql("SELECT layer, kind, n_areas, source FROM layers ORDER BY layer")
+        layer_list = layers.to_dict("records")
+        if "lsoa" not in set(layers["layer"]):
+            n = st.scalar(
+                "SELECT count(DISTINCT lsoa_code) FROM (SELECT lsoa_code FROM crimes"
+                " UNION ALL SELECT lsoa_code FROM outcomes) WHERE lsoa_code IS NOT NULL"
+            )
+            layer_list.insert(0, {"layer": "lsoa", "kind": "codes", "n_areas": int(n), "source": None})
+        files = st.sql(
+            "SELECT path, kind, rows_read, rows_inserted, rows_quarantined, encoding,"
+            " CAST(ingested_at AS VARCHAR) AS ingested_at FROM source_files ORDER BY file_id"
+        ).to_dict("records")
+        return {
+            "store": st.path,
+            "schema_version": st.schema_version(),
+            "tables": tables,
+            "layers": layer_list,
+            "source_files": files,
+        }
+    finally:
+        if own:
+            st.close()
