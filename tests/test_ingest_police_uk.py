@@ -117,7 +117,9 @@ def test_bng_and_point_in_polygon_agree_with_independent_lsoa_join(tmp_path):
     from realimpact.store.queries import record_counts
 
     st = open_store(tmp_path / "s.duckdb")
-    ingest_police_uk([POLICE_UK / "greater_manchester/2019-06-greater-manchester-stop-and-search.csv"], st)
+    ingest_police_uk(
+        [POLICE_UK / "greater_manchester/2019-06-greater-manchester-stop-and-search.csv"], st
+    )
     shp = POLICE_UK.parent / "boundaries/manchester_lsoa_2011/england_lsoa_2011.shp"
     ingest_boundaries(shp, st, layer="lsoa")
     ours = record_counts(st, "lsoa", "stop_searches", by=()).set_index("area_id")["n"]
@@ -178,7 +180,9 @@ def test_rejected_files_do_not_stop_the_others(tmp_path, name, content, reason):
     if content is None:  # a real zip cut in half
         whole = tmp_path / "whole.zip"
         with zipfile.ZipFile(whole, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.write(POLICE_UK / "durham/street/2018-10-durham-street.csv", "2018-10-durham-street.csv")
+            zf.write(
+                POLICE_UK / "durham/street/2018-10-durham-street.csv", "2018-10-durham-street.csv"
+            )
         data = whole.read_bytes()
         bad.write_bytes(data[: len(data) // 2])
         whole.unlink()
@@ -226,7 +230,11 @@ def test_encodings_cp1252_and_bom(tmp_path):
     assert st.scalar("SELECT location FROM crimes WHERE crime_id = 'abc123'") == (
         "On or near Café Street – Müller’s"
     )
-    enc = dict(st.con.execute("SELECT regexp_extract(path, '[^/]+$'), encoding FROM source_files").fetchall())
+    enc = dict(
+        st.con.execute(
+            "SELECT regexp_extract(path, '[^/]+$'), encoding FROM source_files"
+        ).fetchall()
+    )
     assert enc == {"cp1252.csv": "cp1252", "bom.csv": "utf-8-sig"}
     assert st.scalar("SELECT count(*) FROM crimes WHERE crime_type = 'Anti-social behaviour'") == 1
 
@@ -244,7 +252,9 @@ def test_killed_ingest_leaves_every_file_absent_or_whole(tmp_path):
             text = f.read_text()
             p = tmp_path / f"copy{i}-{f.name}"
             # make the content distinct so each copy is a new file to the store
-            p.write_text(text.replace("Merseyside Police,Merseyside", f"Merseyside Police{i},Merseyside"))
+            p.write_text(
+                text.replace("Merseyside Police,Merseyside", f"Merseyside Police{i},Merseyside")
+            )
             files.append(p)
     store = tmp_path / "s.duckdb"
     proc = subprocess.Popen(
@@ -268,7 +278,9 @@ def test_killed_ingest_leaves_every_file_absent_or_whole(tmp_path):
     )
     assert 0 < len(per_file) < len(files), "the kill should land part-way through"
     assert (per_file["rows_inserted"] == per_file["n"]).all()
-    orphans = st.scalar("SELECT count(*) FROM crimes WHERE file_id NOT IN (SELECT file_id FROM source_files)")
+    orphans = st.scalar(
+        "SELECT count(*) FROM crimes WHERE file_id NOT IN (SELECT file_id FROM source_files)"
+    )
     assert orphans == 0
     st.close()
     # and the store is usable: finishing the job adds exactly the missing files

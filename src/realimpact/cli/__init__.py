@@ -24,7 +24,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback(invoke_without_command=True)
 def _root(
     ctx: typer.Context,
@@ -44,7 +43,17 @@ def _root(
 _status.register(app)
 
 # Command groups; each module exposes ``register(app)``.
-for _name in ("ingest", "areas", "harm", "hotspots", "markets", "plan", "evaluate", "simulate", "demo"):
+for _name in (
+    "ingest",
+    "areas",
+    "harm",
+    "hotspots",
+    "markets",
+    "plan",
+    "evaluate",
+    "simulate",
+    "demo",
+):
     try:
         _mod = __import__(f"realimpact.cli.{_name}", fromlist=["register"])
     except ModuleNotFoundError as _e:  # group not built yet

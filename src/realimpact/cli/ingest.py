@@ -47,7 +47,12 @@ def police_uk(
 
 
 def _render_police_uk(result: dict) -> None:
-    t = Table("file", "kind", "status", "read", "inserted", "quarantined")
+    t = Table()
+    t.add_column("file", overflow="fold")
+    t.add_column("kind")
+    t.add_column("status")
+    for name in ("read", "inserted", "quarantined"):
+        t.add_column(name, justify="right")
     for f in result["files"]:
         style = {"ingested": "green", "already_present": "yellow"}.get(f["status"], "red")
         t.add_row(

@@ -24,8 +24,14 @@ def _render(result: dict) -> None:
     t = Table("table", "rows", "months", "forces", "files", "quarantined")
     for name, s in result["tables"].items():
         months = f"{s['month_min']}..{s['month_max']} ({s['months']})" if s["months"] else "-"
-        t.add_row(name, f"{s['rows']:,}", months, ", ".join(s["forces"]) or "-",
-                  str(s["files"]), f"{s['quarantined']:,}")
+        t.add_row(
+            name,
+            f"{s['rows']:,}",
+            months,
+            ", ".join(s["forces"]) or "-",
+            str(s["files"]),
+            f"{s['quarantined']:,}",
+        )
     out.print(t)
     if result["layers"]:
         lt = Table("layer", "kind", "areas")

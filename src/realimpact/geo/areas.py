@@ -116,7 +116,9 @@ def read_boundaries(
     src = CRS.from_user_input(crs)
     if not src.equals(CRS.from_user_input(BNG)):
         tr = Transformer.from_crs(src, BNG, always_xy=True)
-        geoms = shapely.transform(geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+        geoms = shapely.transform(
+            geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1]))
+        )
     invalid = ~shapely.is_valid(geoms)
     if invalid.any():
         geoms[invalid] = shapely.make_valid(geoms[invalid])
@@ -228,7 +230,9 @@ def build_grid(
         ext = extent or store_areas.points_extent(st, force)
         if ext is None:
             where = f" for force {force!r}" if force else ""
-            raise InputError(f"the store holds no records with coordinates{where}; ingest data first")
+            raise InputError(
+                f"the store holds no records with coordinates{where}; ingest data first"
+            )
         df, (x0, y0, nx, ny) = grid_cells(ext, cell)
         areas = _areas_frame(df)
         store_areas.replace_layer(
@@ -264,9 +268,7 @@ def load_layer(store: Store, layer: str) -> pd.DataFrame:
     return df[["area_id", "name", "geometry", "area_m2"]]
 
 
-def points_in_polygons(
-    x: np.ndarray, y: np.ndarray, geoms: np.ndarray
-) -> np.ndarray:
+def points_in_polygons(x: np.ndarray, y: np.ndarray, geoms: np.ndarray) -> np.ndarray:
     """Index of the polygon holding each point (-1 if none); boundary ties go to the lowest index."""
     out = np.full(len(x), -1, dtype=np.int64)
     if len(x) == 0 or len(geoms) == 0:

@@ -73,7 +73,9 @@ def unassigned_files(store: Store, layer: str, table: str) -> list[int]:
     ]
 
 
-def file_points(store: Store, table: str, file_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def file_points(
+    store: Store, table: str, file_id: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """line, easting, northing of one file's records that have coordinates."""
     _check_table(table)
     arr = store.con.execute(
@@ -116,9 +118,11 @@ def save_assignments(
 _FORCE_COL = {"crimes": "falls_within", "outcomes": "falls_within", "stop_searches": "force"}
 
 
-def points_extent(store: Store, force: str | None = None) -> tuple[float, float, float, float] | None:
+def points_extent(
+    store: Store, force: str | None = None
+) -> tuple[float, float, float, float] | None:
     """Bounding box (BNG) of all records with coordinates, optionally of one force."""
-    cond = f" AND {{col}} = ?" if force else ""
+    cond = " AND {col} = ?" if force else ""
     parts = " UNION ALL ".join(
         f"SELECT easting, northing FROM {t} WHERE has_coords" + cond.format(col=_FORCE_COL[t])
         for t in RECORD_TABLES

@@ -57,7 +57,9 @@ class Store:
                 ) from None
             raise StoreError(f"{self.path}: cannot open store ({msg})") from None
         except duckdb.Error as e:
-            raise StoreError(f"{self.path}: not a realimpact store ({str(e).splitlines()[0]})") from None
+            raise StoreError(
+                f"{self.path}: not a realimpact store ({str(e).splitlines()[0]})"
+            ) from None
         self.read_only = read_only
         if read_only:
             if migrations.pending(self.con):
@@ -111,7 +113,9 @@ class Store:
         )
 
     def layer_names(self) -> list[str]:
-        names = [r[0] for r in self.con.execute("SELECT layer FROM layers ORDER BY layer").fetchall()]
+        names = [
+            r[0] for r in self.con.execute("SELECT layer FROM layers ORDER BY layer").fetchall()
+        ]
         return sorted(set(names) | {"lsoa"})
 
     def schema_version(self) -> int:

@@ -131,7 +131,9 @@ def months_present(store: Store, table: str = "crimes") -> list[str]:
     """Distinct months held for a table, sorted."""
     if table not in RECORD_TABLES:
         raise ValidationError(f"unknown table {table!r}")
-    return [r[0] for r in store.con.execute(f"SELECT DISTINCT month FROM {table} ORDER BY 1").fetchall()]
+    return [
+        r[0] for r in store.con.execute(f"SELECT DISTINCT month FROM {table} ORDER BY 1").fetchall()
+    ]
 
 
 def load_layer(store: Store, layer: str) -> pd.DataFrame:

@@ -32,9 +32,7 @@ def store_status(store: Store | str | os.PathLike | None = None) -> dict:
                 ).fetchall()
             ]
             kind = {"crimes": "street", "stop_searches": "stop_search", "outcomes": "outcomes"}[t]
-            quarantined = st.scalar(
-                "SELECT count(*) FROM quarantine WHERE kind = ?", [kind]
-            )
+            quarantined = st.scalar("SELECT count(*) FROM quarantine WHERE kind = ?", [kind])
             no_coords = st.scalar(f"SELECT count(*) FROM {t} WHERE NOT has_coords")
             tables[t] = {
                 "rows": int(rows),
@@ -53,7 +51,9 @@ def store_status(store: Store | str | os.PathLike | None = None) -> dict:
                 "SELECT count(DISTINCT lsoa_code) FROM (SELECT lsoa_code FROM crimes"
                 " UNION ALL SELECT lsoa_code FROM outcomes) WHERE lsoa_code IS NOT NULL"
             )
-            layer_list.insert(0, {"layer": "lsoa", "kind": "codes", "n_areas": int(n), "source": None})
+            layer_list.insert(
+                0, {"layer": "lsoa", "kind": "codes", "n_areas": int(n), "source": None}
+            )
         files = st.sql(
             "SELECT path, kind, rows_read, rows_inserted, rows_quarantined, encoding,"
             " CAST(ingested_at AS VARCHAR) AS ingested_at FROM source_files ORDER BY file_id"
