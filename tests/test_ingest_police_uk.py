@@ -309,3 +309,37 @@ def test_missing_store_folder_is_a_clear_error(tmp_path):
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert "nope" in proc.stderr
+
+
+def test_outcomes_file_is_detected_from_its_header(tmp_path):
+    header = (
+        "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
+        "LSOA name,Outcome type"
+    )
+    row = (
+        "abc123,2020-04,City of London Police,City of London Police,-0.112422,51.515381,"
+        "On or near Star Yard,E01000914,Camden 028B,Offender given a caution"
+    )
+    f = write(tmp_path / "renamed-download.csv", [header, row, row.replace("abc123", "def456")])
+    st = open_store(tmp_path / "s.duckdb")
+    r = ingest_police_uk([f], st)
+    assert (r.files[0].kind, r.files[0].rows_inserted) == ("outcomes", 2)
+    got = st.sql("SELECT crime_id, month, outcome_type, has_coords FROM outcomes ORDER BY crime_id")
+    assert got["crime_id"].tolist() == ["abc123", "def456"]
+    assert set(got["outcome_type"]) == {"Offender given a caution"}
+    assert got["has_coords"].all()
+
+
+def test_stop_search_month_is_london_local_time(tmp_path):
+    """police.uk stamps searches in UTC: 23:01 UTC on 31 May 2019 is June in London."""
+    f = POLICE_UK / "greater_manchester/2019-06-greater-manchester-stop-and-search.csv"
+    raw = pd.read_csv(f)
+    st = open_store(tmp_path / "s.duckdb")
+    ingest_police_uk([f], st)
+    months = st.sql("SELECT month, count(*) AS n FROM stop_searches GROUP BY 1")
+    assert months["month"].tolist() == ["2019-06"]
+    assert int(months["n"].iloc[0]) == len(raw)
+    first = st.sql("SELECT datetime, force, outcome_linked_to_object FROM stop_searches WHERE line = 2")
+    assert str(first["datetime"].iloc[0]).startswith("2019-05-31 23:01:00")
+    assert first["force"].iloc[0] == "greater-manchester"
+    assert pd.isna(first["outcome_linked_to_object"].iloc[0])  # empty in the file: unknown, not False

@@ -22,6 +22,7 @@ import os
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -200,12 +201,16 @@ def _expand(paths: Iterable[str | os.PathLike]) -> Iterator[_Source | FileResult
 # -- decoding and parsing ---------------------------------------------------
 
 
-def _decode(raw: bytes, label: str) -> tuple[bytes, str]:
-    """Return UTF-8 bytes without BOM and the encoding found (utf-8, utf-8-sig, cp1252)."""
+def _check_text(raw: bytes, label: str) -> None:
+    """Reject what is plainly not a CSV before any parsing."""
     if not raw or raw.isspace():
         raise RejectedFileError(f"{label}: file is empty")
     if b"\x00" in raw[:65536]:
         raise RejectedFileError(f"{label}: binary content, not a CSV file")
+
+
+def _decode(raw: bytes, label: str) -> tuple[bytes, str]:
+    """Return UTF-8 bytes without BOM and the encoding found (utf-8, utf-8-sig, cp1252)."""
     enc = "utf-8"
     if raw.startswith(b"\xef\xbb\xbf"):
         raw, enc = raw[3:], "utf-8-sig"
@@ -222,14 +227,19 @@ def _decode(raw: bytes, label: str) -> tuple[bytes, str]:
         ) from None
 
 
-def _header(data: bytes, label: str) -> list[str]:
-    end = data.find(b"\n")
-    first = (data if end < 0 else data[:end]).rstrip(b"\r").decode("utf-8")
-    if not first.strip():
-        raise RejectedFileError(f"{label}: first line is empty (no header row)")
+def _header(raw: bytes, label: str) -> list[str]:
+    """The header row, decoded as UTF-8 (BOM skipped) or else Windows-1252."""
     import csv
 
-    return next(csv.reader([first]))
+    end = raw.find(b"\n")
+    first = (raw if end < 0 else raw[:end]).rstrip(b"\r").removeprefix(b"\xef\xbb\xbf")
+    try:
+        text = first.decode("utf-8")
+    except UnicodeDecodeError:
+        text = first.decode("cp1252", errors="replace")
+    if not text.strip():
+        raise RejectedFileError(f"{label}: first line is empty (no header row)")
+    return next(csv.reader([text]))
 
 
 def _parse(
@@ -277,34 +287,44 @@ def _line_numbers(n_rows: int, bad_lines: list[int]) -> np.ndarray:
 # -- the ingest -------------------------------------------------------------
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def _ingest_one(store: Store, src: _Source) -> FileResult:
     res = FileResult(src.label)
     raw = src.read_bytes()
-    sha = hashlib.sha256(raw).hexdigest()
-    data, encoding = _decode(raw, src.label)
-    header = _header(data, src.label)
+    _check_text(raw, src.label)
+    header = _header(raw, src.label)
     try:
         kind = detect_kind(header)
     except RejectedFileError as e:
         raise RejectedFileError(f"{src.label}: {e}") from None
     res.kind = kind
+
+    # Fast path: DuckDB's parallel CSV reader straight from a plain file, while
+    # another thread hashes it (both release the GIL). DuckDB refuses rows that
+    # are not UTF-8 or have the wrong field count; such files, and zip members,
+    # are re-read through pyarrow, which reports the line of each malformed row.
+    with ThreadPoolExecutor(1) as pool:
+        digest = pool.submit(_sha256, raw)
+        staged = (
+            store_records.stage_csv(store, str(src.path), header) if src.member is None else None
+        )
+        sha = digest.result()
     if store_records.file_present(store, sha, kind):
+        store_records.drop_stage(store)
         res.status = "already_present"
         return res
-
-    # Fast path: DuckDB's parallel CSV reader straight from a plain UTF-8 file.
-    # Zip members, other encodings and files with malformed rows go through
-    # pyarrow, which reports the line of every malformed row.
     malformed: list[tuple[int | None, str]] = []
-    staged = None
-    if src.member is None and encoding == "utf-8":
-        staged = store_records.stage_csv(store, str(src.path), header)
+    encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
     if staged is None:
+        data, encoding = _decode(raw, src.label)
         table, malformed = _parse(data, header, src.label)
         lines = _line_numbers(table.num_rows, [num for num, _ in malformed if num is not None])
         staged = store_records.stage_arrow(store, table, lines)
-        del table
-    del raw, data
+        del table, data
+    del raw
     force = None
     if kind == "stop_search":
         m = _FORCE_FROM_NAME.match(src.name)
