@@ -1,0 +1,348 @@
+"""Displacement and diffusion of benefit from before/after counts.
+
+Two families, both built only from crime counts before (B) and after (A) the
+operation in a target area, a buffer around it and comparison areas, because
+that is often all an analyst has:
+
+* **Bowers and Johnson (2003)** measures, with the names, formulas and sign
+  conventions of Guerette (2009), *Analyzing Crime Displacement and
+  Diffusion*, POP Center Problem-Solving Tool Guide No. 10, Appendices B-C.
+  With R = response (target) area, D = buffer (displacement) area, C =
+  control area and subscripts b/a for before/after:
+
+  - gross effect            GE  = R_b - R_a                 (> 0: crime fell)
+  - net effect              NE  = R_b (C_a / C_b) - R_a     (> 0: fell more than control)
+  - success measure         SM  = R_a/C_a - R_b/C_b         (< 0: success)
+  - buffer measure          BDM = D_a/C_a - D_b/C_b         (> 0: displacement,
+                                                             < 0: diffusion)
+  - weighted displacement quotient  WDQ = BDM / SM          (> 0: diffusion,
+                                                             < 0: displacement; below
+                                                             -1 the gain is erased)
+  - total net effect        TNE = [R_b (C_a/C_b) - R_a] + [D_b (C_a/C_b) - D_a]
+                                                            (crimes prevented, buffer
+                                                             included)
+
+  None of these has a standard error; they describe, they do not test.
+
+* **Wheeler and Ratcliffe (2018)**, "A simple weighted displacement difference
+  test to evaluate place based crime interventions", *Crime Science* 7:11:
+
+      WDD = (T_a - T_b) - (Ct_a - Ct_b)  +  (D_a - D_b) - (Cd_a - Cd_b)
+
+  where Ct is the target's control and Cd the buffer's own control. Counts
+  are treated as independent Poisson, so Var(WDD) is the sum of the eight
+  counts; with time or area weights (Wheeler's later extensions, as in the
+  ``ptools`` R package) each count is divided by its weight and its variance
+  by the weight squared. Negative WDD means crimes prevented. Several crime
+  types combine into one harm-weighted WDD as sum(w_k WDD_k) with variance
+  sum(w_k^2 Var_k) (Wheeler 2020, "Amending the WDD test to incorporate harm
+  weights").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from realimpact.errors import ValidationError
+from realimpact.evaluation.results import Estimate
+
+__all__ = [
+    "WDQResult",
+    "displacement_from_counts",
+    "harm_weighted_wdd",
+    "parse_pair",
+    "wdd",
+    "wdd_shared_control",
+    "wdq",
+]
+
+Pair = tuple[float, float]
+
+
+def parse_pair(text: str, field: str) -> Pair:
+    """Read ``"B,A"`` (before, after) as two non-negative counts; one-line error otherwise."""
+    parts = [p.strip() for p in str(text).split(",")]
+    if len(parts) != 2:
+        raise ValidationError(f"expected two counts 'BEFORE,AFTER', got {text!r}", source=field)
+    try:
+        vals = (float(parts[0]), float(parts[1]))
+    except ValueError:
+        raise ValidationError(f"counts must be numbers, got {text!r}", source=field) from None
+    return _check_pair(vals, field)
+
+
+def _check_pair(pair: Sequence[float], field: str) -> Pair:
+    if len(pair) != 2:
+        raise ValidationError("expected (before, after)", source=field)
+    b, a = float(pair[0]), float(pair[1])
+    for v in (b, a):
+        if not math.isfinite(v) or v < 0:
+            raise ValidationError(f"counts must be finite and >= 0, got {b:g},{a:g}", source=field)
+    return b, a
+
+
+def _div(x: float, y: float) -> float:
+    return x / y if y != 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class WDQResult:
+    """Bowers and Johnson displacement measures (no uncertainty: descriptive).
+
+    Attributes
+    ----------
+    gross_effect : float
+        R_b - R_a; positive means crime fell in the target area.
+    net_effect : float
+        R_b (C_a/C_b) - R_a; crimes prevented in the target beyond the control trend.
+    success_measure : float
+        R_a/C_a - R_b/C_b; negative means the target improved relative to control.
+    buffer_measure : float
+        D_a/C_a - D_b/C_b; positive suggests displacement, negative diffusion.
+    wdq : float
+        buffer_measure / success_measure; NaN when the success measure is zero.
+    total_net_effect : float
+        Net effect in target plus buffer, in crimes (positive = prevented).
+    """
+
+    gross_effect: float
+    net_effect: float
+    success_measure: float
+    buffer_measure: float
+    wdq: float
+    total_net_effect: float
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    @property
+    def reading(self) -> str:
+        """Plain-words reading of the WDQ, per Guerette (2009) Appendix C."""
+        if not math.isfinite(self.wdq):
+            return "WDQ undefined (no change in the target relative to control)."
+        if self.success_measure >= 0:
+            return "The target did not improve relative to control; WDQ is not interpretable."
+        if self.wdq > 1:
+            return "Diffusion of benefit larger than the effect in the target."
+        if self.wdq > 0:
+            return "Diffusion of benefit into the buffer."
+        if self.wdq == 0:
+            return "No displacement or diffusion."
+        if self.wdq >= -1:
+            return "Some displacement, smaller than the gain in the target."
+        return "Displacement erased the gain in the target."
+
+
+def wdq(target: Sequence[float], buffer: Sequence[float], control: Sequence[float]) -> WDQResult:
+    """Bowers and Johnson (2003) measures as given in Guerette (2009), Appendix B.
+
+    Each argument is (before, after) counts for the same before and after periods.
+    """
+    rb, ra = _check_pair(target, "target")
+    db, da = _check_pair(buffer, "buffer")
+    cb, ca = _check_pair(control, "control")
+    trend = _div(ca, cb)
+    success = _div(ra, ca) - _div(rb, cb)
+    buf = _div(da, ca) - _div(db, cb)
+    ne = rb * trend - ra
+    return WDQResult(
+        gross_effect=rb - ra,
+        net_effect=ne,
+        success_measure=success,
+        buffer_measure=buf,
+        wdq=_div(buf, success),
+        total_net_effect=ne + (db * trend - da),
+    )
+
+
+def _diff(pair: Pair, w_pre: float, w_post: float) -> tuple[float, float]:
+    """Weighted after-minus-before and its Poisson variance."""
+    b, a = pair
+    return a / w_post - b / w_pre, a / w_post**2 + b / w_pre**2
+
+
+def wdd(
+    target: Sequence[float],
+    control: Sequence[float],
+    buffer: Sequence[float] | None = None,
+    buffer_control: Sequence[float] | None = None,
+    *,
+    time_weights: Sequence[float] = (1.0, 1.0),
+    area_weights: Sequence[float] = (1.0, 1.0, 1.0, 1.0),
+    level: float = 0.95,
+) -> Estimate:
+    """Weighted displacement difference of Wheeler and Ratcliffe (2018).
+
+    Parameters
+    ----------
+    target, control : (before, after)
+        Counts in the treated area and its matched control.
+    buffer, buffer_control : (before, after), optional
+        Counts in the displacement (buffer) area and its own control; both or neither.
+    time_weights : (pre, post)
+        Lengths of the periods (e.g. (12, 3) months) so the estimate is per unit time.
+    area_weights : (control, target, buffer_control, buffer)
+        Sizes (or populations) of the four areas, in ``ptools::wdd``'s order.
+    level : float
+        Confidence level of the interval.
+
+    Returns
+    -------
+    Estimate
+        ``estimate`` = total WDD (negative = crimes prevented), ``se``, ``ci_*``,
+        ``p``; ``extra`` holds ``z``, ``local_estimate``, ``local_se``,
+        ``displacement_estimate``, ``displacement_se``.
+    """
+    t = _check_pair(target, "target")
+    c = _check_pair(control, "control")
+    if (buffer is None) != (buffer_control is None):
+        raise ValidationError(
+            "give both buffer and buffer_control counts, or neither", source="buffer_control"
+        )
+    tp, tq = (float(x) for x in time_weights)
+    wc, wt, wdc, wd = (float(x) for x in area_weights)
+    if min(tp, tq, wc, wt, wdc, wd) <= 0:
+        raise ValidationError("weights must be > 0", source="weights")
+    dt, vt = _diff(t, tp * wt, tq * wt)
+    dc, vc = _diff(c, tp * wc, tq * wc)
+    local, var_local = dt - dc, vt + vc
+    disp, var_disp = 0.0, 0.0
+    n = sum(t) + sum(c)
+    if buffer is not None and buffer_control is not None:
+        d = _check_pair(buffer, "buffer")
+        cd = _check_pair(buffer_control, "buffer_control")
+        dd, vd = _diff(d, tp * wd, tq * wd)
+        dcd, vcd = _diff(cd, tp * wdc, tq * wdc)
+        disp, var_disp = dd - dcd, vd + vcd
+        n += sum(d) + sum(cd)
+    return Estimate.from_normal(
+        "wdd",
+        local + disp,
+        math.sqrt(var_local + var_disp),
+        int(n),
+        level=level,
+        method="Weighted displacement difference (Wheeler & Ratcliffe 2018), Poisson variance",
+        extra={
+            "local_estimate": local,
+            "local_se": math.sqrt(var_local),
+            "displacement_estimate": disp if buffer is not None else None,
+            "displacement_se": math.sqrt(var_disp) if buffer is not None else None,
+        },
+    )
+
+
+def wdd_shared_control(
+    target: Sequence[float],
+    control: Sequence[float],
+    buffer: Sequence[float] | None = None,
+    *,
+    time_weights: Sequence[float] = (1.0, 1.0),
+    level: float = 0.95,
+) -> Estimate:
+    """WDD when the buffer has no control of its own and shares the target's.
+
+    A plan names one set of control areas. Using it for both halves gives
+    ``WDD = dT - dC + dB - dC``; the control change then enters twice, so its
+    variance enters four times: Var = Var(dT) + Var(dB) + 4 Var(dC). (Plugging
+    the same control into :func:`wdd` twice would understate the error.)
+    With ``time_weights = (baseline months, follow-up months)`` the estimate is
+    a change in crimes per month; ``extra["over_follow_up"]`` scales it to the
+    whole follow-up.
+    """
+    tp, tq = (float(x) for x in time_weights)
+    if min(tp, tq) <= 0:
+        raise ValidationError("weights must be > 0", source="time_weights")
+    dt, vt = _diff(_check_pair(target, "target"), tp, tq)
+    dc, vc = _diff(_check_pair(control, "control"), tp, tq)
+    est, var = dt - dc, vt + vc
+    n = sum(target) + sum(control)
+    extra: dict[str, Any] = {
+        "local_estimate": dt - dc,
+        "local_se": math.sqrt(vt + vc),
+        "displacement_estimate": None,
+        "displacement_se": None,
+    }
+    if buffer is not None:
+        b = _check_pair(buffer, "buffer")
+        db, vb = _diff(b, tp, tq)
+        est, var = dt + db - 2 * dc, vt + vb + 4 * vc
+        extra.update(displacement_estimate=db - dc, displacement_se=math.sqrt(vb + vc))
+        n += sum(b)
+    se = math.sqrt(var)
+    extra.update(
+        over_follow_up=est * tq,
+        over_follow_up_se=se * tq,
+        per="month" if time_weights != (1.0, 1.0) else "period",
+    )
+    return Estimate.from_normal(
+        "wdd",
+        est,
+        se,
+        int(n),
+        level=level,
+        method="WDD (Wheeler & Ratcliffe 2018), buffer sharing the target's control, "
+        "per unit time, Poisson variance",
+        extra=extra,
+    )
+
+
+def harm_weighted_wdd(
+    parts: Mapping[str, Estimate], weights: Mapping[str, float], *, level: float = 0.95
+) -> Estimate:
+    """Combine per-crime-type WDDs into one harm-weighted WDD.
+
+    ``parts`` maps crime type to its WDD; ``weights`` maps crime type to a harm
+    weight (e.g. Cambridge Crime Harm Index days). Types without a weight are an
+    error: silently dropping them would understate harm.
+    """
+    missing = sorted(set(parts) - set(weights))
+    if missing:
+        raise ValidationError(f"no harm weight for {', '.join(missing)}", source="harm_weights")
+    est = sum(weights[k] * e.estimate for k, e in parts.items())
+    var = sum((weights[k] * e.se) ** 2 for k, e in parts.items())
+    n = sum(e.n for e in parts.values())
+    return Estimate.from_normal(
+        "wdd_harm",
+        est,
+        math.sqrt(var),
+        n,
+        scale="harm",
+        level=level,
+        method="Harm-weighted WDD: sum of weight x WDD, variance sum of weight^2 x Var",
+        extra={
+            "by_type": {
+                k: {"weight": weights[k], "estimate": e.estimate, "se": e.se}
+                for k, e in parts.items()
+            }
+        },
+    )
+
+
+def displacement_from_counts(
+    target: Sequence[float],
+    buffer: Sequence[float],
+    control: Sequence[float],
+    buffer_control: Sequence[float] | None = None,
+    *,
+    level: float = 0.95,
+) -> dict[str, Any]:
+    """The ``evaluate displacement`` contract: WDQ measures, plus WDD when the buffer has a control."""
+    res: dict[str, Any] = {"wdq": wdq(target, buffer, control).to_dict(), "wdd": None}
+    if buffer_control is not None:
+        w = wdd(target, control, buffer, buffer_control, level=level)
+        res["wdd"] = {
+            "estimate": w.estimate,
+            "se": w.se,
+            "z": w.extra["z"],
+            "ci_low": w.ci_low,
+            "ci_high": w.ci_high,
+            "p": w.p,
+            "local_estimate": w.extra["local_estimate"],
+            "local_se": w.extra["local_se"],
+            "displacement_estimate": w.extra["displacement_estimate"],
+            "displacement_se": w.extra["displacement_se"],
+        }
+    return res

@@ -1,0 +1,659 @@
+"""``evaluate(plan, store, out_dir)``: judge an operation the way its plan said it would be.
+
+The plan names the areas (target, buffer, control), the indicators with their
+baseline and follow-up windows, and the consequences to monitor. This module
+reads the counts those need from the store, runs every design that the data
+allow (WDQ, WDD, DiD, ITS, surveys), attaches each design's assumption checks
+and its Maryland scale statement, keeps outputs apart from outcomes, and
+builds the net harm balance. The result is the ``results.json`` contract
+(DESIGN.md, "Evaluation output") plus Python objects for notebook users.
+
+Outputs (``kind: output``) and process indicators get a ledger (counts, NFA
+shares, find rates) and never an impact design: a rise in recorded drugs
+crimes during a crackdown is activity, not harm reduction (seed 000).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from realimpact._progress import ProgressFn
+from realimpact.errors import InputError, ValidationError
+from realimpact.evaluation.did import DiDResult, did_counts
+from realimpact.evaluation.displacement import WDQResult, wdd_shared_control, wdq
+from realimpact.evaluation.indicators import crime_outputs, search_outputs
+from realimpact.evaluation.its import ITSResult, its_counts
+from realimpact.evaluation.maryland import sms_statement
+from realimpact.evaluation.net_harm import harm_balance, tne_estimate
+from realimpact.evaluation.results import Estimate
+from realimpact.evaluation.surveys import survey_results
+
+__all__ = ["EvaluationResult", "IndicatorResult", "evaluate", "suppress_small_counts"]
+
+ROLES = ("target", "buffer", "control")
+SUPPRESS_BELOW = 5
+
+
+# -- plan access (the plan model may be swapped; keep reads in one place) ------
+def read_plan(plan: Any) -> Any:
+    """A :class:`realimpact.plans.model.Plan` from a path, a mapping or a Plan."""
+    from realimpact.plans.model import Plan, load_plan, parse_plan
+
+    if isinstance(plan, Plan):
+        return plan
+    if isinstance(plan, str | os.PathLike):
+        return load_plan(plan, strict=True)
+    if isinstance(plan, Mapping):
+        p = parse_plan(dict(plan))
+        errors = [i for i in p.problems if i.level == "error"]
+        if errors:
+            raise ValidationError(str(errors[0]))
+        return p
+    raise InputError(f"plan: expected a path, a mapping or a Plan, got {type(plan).__name__}")
+
+
+def _check_plan(plan: Any) -> None:
+    src = plan.path or "plan"
+    if not plan.areas.target:
+        raise ValidationError(f"{src}: areas.target: no target areas")
+    roles = {r: set(getattr(plan.areas, r)) for r in ROLES}
+    for a, b in (("target", "buffer"), ("target", "control"), ("buffer", "control")):
+        both = roles[a] & roles[b]
+        if both:
+            raise ValidationError(f"{src}: areas: {', '.join(sorted(both))} in both {a} and {b}")
+    if not plan.indicators:
+        raise ValidationError(f"{src}: indicators: none to evaluate")
+
+
+def _weights(harm_weights: Any, store: Any) -> tuple[dict[str, float], str, str]:
+    """(weights, name, unit); default the Cambridge Crime Harm Index set."""
+    if isinstance(harm_weights, Mapping):
+        return {str(k): float(v) for k, v in harm_weights.items()}, "user", "harm units"
+    if hasattr(harm_weights, "weights"):
+        return dict(harm_weights.weights), harm_weights.name, getattr(harm_weights, "unit", "")
+    from realimpact.harm.weights import get_weights
+
+    ws = get_weights(harm_weights or "cchi", store)
+    return dict(ws.weights), ws.name, ws.unit
+
+
+# -- results -------------------------------------------------------------------
+@dataclass
+class IndicatorResult:
+    """Everything measured for one plan indicator.
+
+    Attributes
+    ----------
+    id, kind, source : from the plan.
+    counts : dict role -> {"before", "after", "months_before", "months_after"}
+    monthly : DataFrame ``month, role, n`` (totals per role and month)
+    wdq : WDQResult | None  -- on per-month means (outcome/indirect only)
+    wdd : Estimate | None   -- crimes per month, target + buffer vs control
+    did : DiDResult | None
+    its : ITSResult | None
+    survey : list | None
+    ledger : dict | None    -- outputs/process: what was done, never impact
+    sms : list[dict]        -- Maryland scale statement per design run
+    notes : list[str]
+    """
+
+    id: str
+    kind: str
+    source: str
+    counts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    monthly: pd.DataFrame | None = None
+    wdq: WDQResult | None = None
+    wdd: Estimate | None = None
+    did: DiDResult | None = None
+    its: ITSResult | None = None
+    survey: list[dict[str, Any]] | None = None
+    ledger: dict[str, Any] | None = None
+    sms: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    baseline: tuple[str, str] | None = None
+    follow_up: tuple[str, str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "source": self.source,
+            "baseline": _win(self.baseline),
+            "follow_up": _win(self.follow_up),
+        }
+        for role in ROLES:
+            d[role] = self.counts.get(role)
+        d["wdq"] = self.wdq.to_dict() if self.wdq else None
+        d["wdd"] = self.wdd.to_dict() if self.wdd else None
+        d["did"] = self.did.to_dict() if self.did else None
+        d["its"] = self.its.to_dict() if self.its else None
+        d["survey"] = self.survey
+        d["ledger"] = self.ledger
+        d["sms"] = self.sms
+        d["monthly"] = self.monthly.to_dict(orient="records") if self.monthly is not None else None
+        d["notes"] = list(self.notes)
+        return d
+
+
+def _win(w: tuple[str, str] | None) -> dict[str, str] | None:
+    return {"from": w[0], "to": w[1]} if w else None
+
+
+@dataclass
+class EvaluationResult:
+    """What :func:`evaluate` returns; ``to_dict()`` is ``results.json``.
+
+    Attributes
+    ----------
+    plan : the parsed plan.
+    indicators : list[IndicatorResult]
+    outputs_ledger : police.uk outputs (drugs crimes NFA share, searches, find rate).
+    net_harm : the harm balance (see :mod:`realimpact.evaluation.net_harm`).
+    out_dir : where results.json (and report.html) were written, if anywhere.
+    """
+
+    plan: Any
+    indicators: list[IndicatorResult]
+    outputs_ledger: dict[str, Any]
+    net_harm: dict[str, Any]
+    warnings: list[str]
+    audience: str = "analyst"
+    out_dir: Path | None = None
+    files: dict[str, str] = field(default_factory=dict)
+
+    def indicator(self, indicator_id: str) -> IndicatorResult:
+        for r in self.indicators:
+            if r.id == indicator_id:
+                return r
+        raise KeyError(indicator_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        from realimpact import __version__
+
+        inds = [r.to_dict() for r in self.indicators]
+        d = {
+            "plan_id": self.plan.id,
+            "title": self.plan.title,
+            "plan": self.plan.to_dict(),
+            "audience": self.audience,
+            "realimpact_version": __version__,
+            "generated_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "sections": {
+                k: [r.id for r in self.indicators if r.kind == k]
+                for k in ("output", "outcome", "process", "indirect")
+            },
+            "indicators": inds,
+            "outputs_ledger": self.outputs_ledger,
+            "net_harm": self.net_harm,
+            "warnings": list(self.warnings),
+            "files": dict(self.files),
+        }
+        if self.audience == "partner":
+            d = suppress_small_counts(d)
+        return d
+
+
+def suppress_small_counts(results: dict[str, Any], threshold: int = SUPPRESS_BELOW) -> dict:
+    """Copy of ``results`` with area counts below ``threshold`` replaced by None.
+
+    Partner outputs never show small counts (DESIGN.md conventions): they can
+    identify people in a small area. Model estimates are kept. The report
+    package owns the full partner rules (:func:`realimpact.report.partner_results`:
+    also drops ids and withholds figures derived from small counts); this is
+    the fallback when it is not installed.
+    """
+    try:
+        from realimpact.report.safe import partner_results
+    except ImportError:  # pragma: no cover - report package always ships today
+        partner_results = None
+    if partner_results is not None:
+        out = json.loads(json.dumps(partner_results(results, threshold), default=str))
+        out["suppressed_below"] = threshold
+        return out
+    out = json.loads(json.dumps(results, default=str))
+    out["suppressed_below"] = threshold
+    for ind in out.get("indicators", []):
+        for role in ROLES:
+            c = ind.get(role)
+            if isinstance(c, dict):
+                for k in ("before", "after"):
+                    if isinstance(c.get(k), int | float) and 0 < c[k] < threshold:
+                        c[k] = None
+                        c["suppressed"] = True
+        for row in ind.get("monthly") or []:
+            if 0 < row.get("n", threshold) < threshold:
+                row["n"] = None
+    return out
+
+
+# -- reading counts --------------------------------------------------------------
+def _area_counts(
+    store: Any,
+    layer: str,
+    table: str,
+    crime_types: list[str] | None,
+    filters: dict | None,
+    lo: str,
+    hi: str,
+    by: tuple[str, ...],
+) -> pd.DataFrame:
+    from realimpact.store.queries import record_counts
+
+    return record_counts(
+        store,
+        layer=layer,
+        table=table,
+        by=by,
+        crime_types=crime_types,
+        month_from=lo,
+        month_to=hi,
+        filters=filters,
+    )
+
+
+def _role_summary(
+    counts: pd.DataFrame, plan: Any, base: tuple[str, str], fol: tuple[str, str], nb: int, nf: int
+) -> tuple[dict, pd.DataFrame]:
+    summ, rows = {}, []
+    for role in ROLES:
+        ids = set(getattr(plan.areas, role))
+        part = counts[counts["area_id"].isin(ids)]
+        b = int(part.loc[(part["month"] >= base[0]) & (part["month"] <= base[1]), "n"].sum())
+        a = int(part.loc[(part["month"] >= fol[0]) & (part["month"] <= fol[1]), "n"].sum())
+        summ[role] = (
+            {"areas": len(ids), "before": b, "after": a, "months_before": nb, "months_after": nf}
+            if ids
+            else None
+        )
+        if ids:
+            by_m = part.groupby("month")["n"].sum()
+            for m, v in by_m.items():
+                rows.append({"month": m, "role": role, "n": int(v)})
+    return summ, pd.DataFrame(rows, columns=["month", "role", "n"])
+
+
+def _designs(
+    res: IndicatorResult, plan: Any, counts: pd.DataFrame, family: str, months: list[str]
+) -> None:
+    """WDQ, WDD, DiD and ITS for an outcome/indirect count indicator."""
+    c = res.counts
+    nb, nf = c["target"]["months_before"], c["target"]["months_after"]
+    per = {r: (c[r]["before"] / nb, c[r]["after"] / nf) for r in ROLES if c.get(r)}
+    start = res.follow_up[0]
+    if c.get("control"):
+        if c.get("buffer"):
+            res.wdq = wdq(per["target"], per["buffer"], per["control"])
+        res.wdd = wdd_shared_control(
+            (c["target"]["before"], c["target"]["after"]),
+            (c["control"]["before"], c["control"]["after"]),
+            (c["buffer"]["before"], c["buffer"]["after"]) if c.get("buffer") else None,
+            time_weights=(nb, nf),
+        )
+        res.sms.append(
+            sms_statement("wdd", n_target=c["target"]["areas"], n_control=c["control"]["areas"])
+        )
+        try:
+            res.did = did_counts(
+                counts,
+                plan.areas.target,
+                plan.areas.control,
+                start=start,
+                months=months,
+                family=family,
+            )
+            res.sms.append(
+                sms_statement(
+                    "did",
+                    n_target=c["target"]["areas"],
+                    n_control=c["control"]["areas"],
+                    checks_failed=res.did.warnings,
+                )
+            )
+        except (ValidationError, ValueError, ArithmeticError) as e:
+            res.notes.append(f"difference-in-differences not estimated: {e}")
+    else:
+        res.notes.append("no control areas: WDQ, WDD and DiD need a comparison")
+    series = counts[counts["area_id"].isin(set(plan.areas.target))].groupby("month")["n"].sum()
+    series = series.reindex(months, fill_value=0)
+    try:
+        res.its = its_counts(series, start=start)
+        res.sms.append(sms_statement("its", checks_failed=res.its.warnings))
+    except (ValidationError, ValueError, ArithmeticError) as e:
+        res.notes.append(f"interrupted time series not estimated: {e}")
+
+
+def _survey_data(ind: Any, surveys: Mapping[str, pd.DataFrame] | None) -> pd.DataFrame | None:
+    name = ind.source_name
+    if surveys and name in surveys:
+        return surveys[name]
+    path = ind.extra.get("file") or ind.extra.get("path")
+    if path:
+        try:
+            return pd.read_csv(path)
+        except FileNotFoundError:
+            raise InputError(f"indicators[{ind.id}].file: {path}: no such file") from None
+    return None
+
+
+def evaluate(
+    plan: Any,
+    store: Any = None,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    harm_weights: Any = None,
+    surveys: Mapping[str, pd.DataFrame] | None = None,
+    family: str = "poisson",
+    audience: str = "analyst",
+    write_report: bool = True,
+    progress: ProgressFn | None = None,
+) -> EvaluationResult:
+    """Evaluate an operation plan against the store; write results.json (+ report) to ``out_dir``.
+
+    Parameters
+    ----------
+    plan : path to the plan YAML, a mapping in the contract's shape, or a Plan.
+    store : an open Store or a path (default store when None).
+    out_dir : folder for ``results.json`` and ``report.html`` (created); None writes nothing.
+    harm_weights : weight-set name (``cchi`` default, ``count``, a stored set or YAML path),
+        a WeightSet, or a mapping crime type -> weight.
+    surveys : survey name -> long frame (``respondent, wave, score[, group, question]``) for
+        ``survey:<name>`` indicators; else an indicator's ``file:`` CSV is read.
+    family : ``poisson`` or ``negbin`` for the DiD.
+    audience : ``analyst`` or ``partner`` (partner suppresses counts below 5).
+    """
+    from realimpact.store import Store, open_store
+
+    if audience not in ("analyst", "partner"):
+        raise ValidationError(f"--audience: {audience!r} is not analyst or partner")
+    p = read_plan(plan)
+    _check_plan(p)
+    own = not isinstance(store, Store)
+    if own:
+        from realimpact.store.connection import resolve_path
+
+        path = resolve_path(store)
+        if path != ":memory:" and not Path(path).exists():
+            # Opening would create an empty store and "evaluate" nothing.
+            raise InputError("store does not exist (ingest police.uk data first)", source=path)
+    st = open_store(store) if own else store
+    try:
+        return _evaluate(
+            p, st, out_dir, harm_weights, surveys, family, audience, write_report, progress
+        )
+    finally:
+        if own:
+            st.close()
+
+
+def _evaluate(p, st, out_dir, harm_weights, surveys, family, audience, write_report, progress):
+    from realimpact.plans.model import month_add
+
+    results: list[IndicatorResult] = []
+    warnings: list[str] = []
+    layer = p.areas.layer or "lsoa"
+    by_type_counts: dict[str, pd.DataFrame] = {}
+    windows = []
+    for ind in p.indicators:
+        if progress:
+            progress("evaluating indicators", 1, len(p.indicators))
+        fol = p.follow_up_of(ind)
+        res = IndicatorResult(ind.id, ind.kind or "outcome", ind.source or "")
+        if ind.baseline is None or fol is None:
+            res.notes.append("no baseline or follow-up window: nothing to compare")
+            results.append(res)
+            continue
+        base, fw = (ind.baseline.start, ind.baseline.end), (fol.start, fol.end)
+        res.baseline, res.follow_up = base, fw
+        windows.append((base, fw))
+        months = ind.baseline.months + [m for m in fol.months if m > base[1]]
+        sk = ind.source_kind
+        if sk in ("police_uk", "stop_search"):
+            table = ind.table
+            # A month the store holds no file for is unknown, not zero.
+            from realimpact.store.queries import months_present
+
+            held = set(months_present(st, table))
+            absent = [m for m in months if m not in held]
+            if absent:
+                res.notes.append(
+                    f"no {table} data in the store for {len(absent)} month(s) of the windows "
+                    f"({absent[0]}..{absent[-1]}): left out, not counted as zero"
+                )
+                months = [m for m in months if m in held]
+            n_before = len([m for m in months if m <= base[1]])
+            n_after = len([m for m in months if m >= fw[0]])
+            if not n_before or not n_after:
+                res.notes.append("no data in the baseline or the follow-up: nothing to compare")
+                warnings.append(f"{ind.id}: no data in the baseline or the follow-up")
+                results.append(res)
+                continue
+            crime_types = ind.crime_types or None
+            filters = None
+            if sk == "stop_search":
+                filters = {"object_of_search": ind.crime_types} if ind.crime_types else None
+                crime_types = None
+            try:
+                counts = _area_counts(
+                    st, layer, table, crime_types, filters, base[0], fw[1], ("month",)
+                )
+            except ValidationError as e:
+                if sk == "stop_search":
+                    res.notes.append(f"searches by area unavailable ({e}); force-wide ledger only")
+                    res.ledger = search_outputs(
+                        st, objects=ind.crime_types or None, baseline=base, follow_up=fw
+                    )
+                    results.append(res)
+                    continue
+                raise
+            counts = counts[counts["month"].isin(months)]
+            res.counts, res.monthly = _role_summary(counts, p, base, fw, n_before, n_after)
+            if res.kind in ("outcome", "indirect"):
+                _designs(res, p, counts, family, months)
+                if sk == "police_uk" and not by_type_counts:
+                    # Every crime type, so the harm balance sees the whole picture
+                    # (harm moved into another crime type is not a reduction).
+                    tc = _area_counts(
+                        st, layer, "crimes", None, None, base[0], fw[1], ("month", "crime_type")
+                    )
+                    by_type_counts[ind.id] = tc[tc["month"].isin(months)]
+            else:
+                res.notes.append(
+                    f"{res.kind} indicator: a ledger of activity, not a measure "
+                    "of impact; no impact design is run on it"
+                )
+                if sk == "police_uk" and layer == "lsoa":
+                    res.ledger = crime_outputs(
+                        st,
+                        crime_types=ind.crime_types or ["Drugs"],
+                        areas=p.areas.target + p.areas.buffer,
+                        baseline=base,
+                        follow_up=fw,
+                    )
+                elif sk == "stop_search":
+                    res.ledger = search_outputs(
+                        st, objects=ind.crime_types or None, baseline=base, follow_up=fw
+                    )
+        elif sk == "survey":
+            df = _survey_data(ind, surveys)
+            if df is None:
+                res.notes.append(
+                    f"no data for survey {ind.source_name!r}: pass surveys= or "
+                    "give the indicator a file: CSV"
+                )
+            else:
+                panel = bool(ind.extra.get("panel", False))
+                res.survey = survey_results(df, panel=panel)
+                res.sms.append(sms_statement("survey"))
+        else:
+            res.notes.append(
+                f"source {ind.source!r}: no reader in the evaluation yet; "
+                "record it by hand in the report"
+            )
+        for n in res.notes:
+            if "not estimated" in n:
+                warnings.append(f"{ind.id}: {n}")
+        results.append(res)
+
+    # Outputs ledger from police.uk: what enforcement yielded, always shown apart.
+    ledger: dict[str, Any] = {}
+    if windows:
+        base0 = min(w[0][0] for w in windows)
+        op = p.operation
+        fw0 = (op.start, op.end) if op else max(w[1] for w in windows)
+        base_end = month_add(fw0[0], -1)
+        if base0 <= base_end:
+            if layer == "lsoa":
+                ledger["drugs_crimes"] = crime_outputs(
+                    st,
+                    crime_types=["Drugs"],
+                    areas=p.areas.target + p.areas.buffer,
+                    baseline=(base0, base_end),
+                    follow_up=fw0,
+                )
+                ledger["drugs_crimes"]["scope"] = "target and buffer areas"
+            ledger["drug_searches"] = search_outputs(
+                st, objects=["Controlled drugs"], baseline=(base0, base_end), follow_up=fw0
+            )
+
+    net = _net_harm(p, results, by_type_counts, harm_weights, st)
+    out = EvaluationResult(p, results, ledger, net, warnings, audience)
+    if out_dir is not None:
+        _write(out, Path(out_dir), write_report)
+    return out
+
+
+def _pairs(df: pd.DataFrame, ids: list[str], base: tuple[str, str], fol: tuple[str, str]):
+    part = df[df["area_id"].isin(set(ids))]
+    b = part[(part["month"] >= base[0]) & (part["month"] <= base[1])]
+    a = part[(part["month"] >= fol[0]) & (part["month"] <= fol[1])]
+    return b.groupby("crime_type")["n"].sum(), a.groupby("crime_type")["n"].sum()
+
+
+def _net_harm(
+    p: Any,
+    results: list[IndicatorResult],
+    by_type: dict[str, pd.DataFrame],
+    harm_weights: Any,
+    st: Any,
+) -> dict[str, Any]:
+    weights, wname, unit = _weights(harm_weights, st)
+    counts: dict[str, dict[str, tuple[float, float]]] = {}
+    first = next((r for r in results if r.id in by_type), None)
+    note = None
+    if first is not None and p.areas.control:
+        df = by_type[first.id]
+        pairs = {r: _pairs(df, getattr(p.areas, r), first.baseline, first.follow_up) for r in ROLES}
+        types = sorted(set().union(*[set(b.index) | set(a.index) for b, a in pairs.values()]))
+        unweighted = [t for t in types if t not in weights]
+        for t in types:
+            if t in unweighted:
+                continue
+            counts[t] = {
+                r: (float(pairs[r][0].get(t, 0)), float(pairs[r][1].get(t, 0))) for r in ROLES
+            }
+        if unweighted:
+            note = f"crime types without a harm weight left out: {', '.join(unweighted)}"
+    else:
+        note = "no police.uk outcome indicator with control areas: crime harm not estimated"
+    op_harms = []
+    by_id = {r.id: r for r in results}
+    for uc in p.unintended_consequences:
+        h: dict[str, Any] = {"id": uc.id, "monitor": uc.monitor, "mitigation": uc.mitigation}
+        r = by_id.get(uc.monitor) if uc.monitor else None
+        if r is None or not r.counts.get("target"):
+            h["status"] = "not measured"
+            h["summary"] = f"{uc.id}: not measured"
+        else:
+            t = r.counts["target"]
+            bpm = t["before"] / max(t["months_before"], 1)
+            apm = t["after"] / max(t["months_after"], 1)
+            h.update(
+                status="measured",
+                before_per_month=bpm,
+                after_per_month=apm,
+                change_pct=(100 * (apm - bpm) / bpm) if bpm else None,
+            )
+            c = r.counts
+            if c.get("control"):
+                tne = tne_estimate(
+                    (t["before"], t["after"]),
+                    (c["buffer"]["before"], c["buffer"]["after"]) if c.get("buffer") else (0, 0),
+                    (c["control"]["before"], c["control"]["after"]),
+                )
+                h["crimes_prevented"] = tne.to_dict()
+            h["summary"] = (
+                f"{uc.id} ({uc.monitor}): {bpm:.1f} a month before, {apm:.1f} after in the target"
+            )
+        op_harms.append(h)
+    if counts:
+        out = harm_balance(
+            counts, weights, weights_name=wname, weights_unit=unit, operation_harms=op_harms
+        )
+        out["windows"] = {
+            "baseline": _win(first.baseline),
+            "follow_up": _win(first.follow_up),
+            "from_indicator": first.id,
+            "crime_types": "all recorded",
+        }
+    else:
+        out = {
+            "crime_harm": None,
+            "operation_harms": op_harms,
+            "statement": "Crime harm could not be estimated.",
+        }
+    if note:
+        out["note"] = note
+    return out
+
+
+def _write(res: EvaluationResult, out_dir: Path, write_report: bool) -> None:
+    from realimpact.cli._common import dumps
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    res.out_dir = out_dir
+    res.files["results"] = str(out_dir / "results.json")
+    if write_report:
+        res.files["report"] = str(out_dir / "report.html")
+    data = res.to_dict()
+    tmp = out_dir / "results.json.tmp"
+    tmp.write_text(dumps(data) + "\n", "utf-8")
+    tmp.replace(out_dir / "results.json")
+    if write_report:
+        _report(res, data, out_dir)
+
+
+def _report(res: EvaluationResult, data: dict[str, Any], out_dir: Path) -> None:
+    """Hand over to :mod:`realimpact.report`; a bare page until that module lands."""
+    try:
+        from realimpact import report as _rep
+
+        fn = getattr(_rep, "write_report", None) or getattr(_rep, "render_report", None)
+    except ImportError:  # pragma: no cover
+        fn = None
+    if fn is not None:
+        fn(data, out_dir / "report.html", audience=res.audience)
+        return
+    import html
+
+    rows = "".join(
+        f"<tr><td>{html.escape(i['id'])}</td><td>{html.escape(i['kind'])}</td>"
+        f"<td>{html.escape(json.dumps(i.get('did') and i['did'].get('rate_ratio')))}</td></tr>"
+        for i in data["indicators"]
+    )
+    page = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>Results analysis: {html.escape(str(data['plan_id']))}</title></head><body>"
+        f"<h1>Results analysis: {html.escape(str(data['title'] or data['plan_id']))}</h1>"
+        f"<p>{html.escape(data['net_harm'].get('statement', ''))}</p>"
+        "<table><tr><th>indicator</th><th>kind</th><th>DiD rate ratio</th></tr>"
+        f"{rows}</table></body></html>"
+    )
+    (out_dir / "report.html").write_text(page, "utf-8")

@@ -1,0 +1,212 @@
+"""Indicators, kept apart by kind: outputs, outcomes, process, indirect.
+
+Seed 004 (Home Office 2003, section 4) and seed 000 (N8 PRP 2024) insist that
+outputs -- arrests, searches, seizures, "disruptions" -- describe police
+activity, not impact. So the evaluation keeps four ledgers and never runs an
+impact design on an output:
+
+* **outputs**: what the police did (searches, drugs crimes *recorded*, which
+  rise with proactive policing). From police.uk we add two measures of what
+  the activity yielded: the share of drugs crimes and of searches that ended
+  in **no further action**, and the stop-and-search **find rate** (outcome
+  linked to the object of search) with its trend;
+* **outcomes**: changes in the harms targeted (crime, violence, ...);
+* **process**: how the operation ran (partners engaged, referrals made);
+* **indirect**: signals with other causes too (drug deaths, treatment entry).
+
+police.uk outcome categories are grouped as follows (documented so a reader
+can disagree):
+
+* crime NFA: investigation complete - no suspect identified; unable to
+  prosecute suspect; formal action / further investigation / further action
+  not in the public interest;
+* crime outcome still unknown (left out of the denominator): under
+  investigation; awaiting court outcome; status update unavailable; blank;
+* search NFA: "A no further action disposal", "Nothing found - no further
+  action";
+* find rate: searches whose outcome was linked to the object of search,
+  over searches where police.uk states whether it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+
+from realimpact.evaluation.did import month_index
+from realimpact.evaluation.results import Estimate
+
+__all__ = [
+    "CRIME_NFA",
+    "CRIME_PENDING",
+    "INDICATOR_KINDS",
+    "SEARCH_NFA",
+    "crime_nfa_share",
+    "proportion_trend",
+    "search_outputs",
+]
+
+INDICATOR_KINDS = ("output", "outcome", "process", "indirect")
+CRIME_NFA = (
+    "Investigation complete; no suspect identified",
+    "Unable to prosecute suspect",
+    "Formal action is not in the public interest",
+    "Further investigation is not in the public interest",
+    "Further action is not in the public interest",
+)
+CRIME_PENDING = ("Under investigation", "Awaiting court outcome", "Status update unavailable")
+SEARCH_NFA = ("A no further action disposal", "Nothing found - no further action")
+
+
+def proportion_trend(monthly: pd.DataFrame, *, level: float = 0.95) -> Estimate | None:
+    """Trend of a monthly proportion: binomial GLM of (k, m) on time in years.
+
+    ``monthly`` has ``month, k, m`` (successes, trials). The estimate is the
+    change in log-odds per year; None when fewer than 3 months have trials.
+    """
+    d = monthly[monthly["m"] > 0]
+    if len(d) < 3:
+        return None
+    t = (month_index(d["month"]) - month_index(d["month"]).min()) / 12.0
+    endog = np.column_stack([d["k"].to_numpy(float), (d["m"] - d["k"]).to_numpy(float)])
+    if endog[:, 0].sum() == 0 or endog[:, 1].sum() == 0:
+        return None
+    res = sm.GLM(endog, sm.add_constant(t), family=sm.families.Binomial()).fit()
+    return Estimate.from_normal(
+        "trend",
+        float(res.params[1]),
+        float(res.bse[1]),
+        int(d["m"].sum()),
+        scale="log_odds_per_year",
+        level=level,
+        method="binomial GLM of the monthly proportion on time (log-odds per year)",
+    )
+
+
+def _share(df: pd.DataFrame, k: str, m: str) -> dict[str, Any]:
+    kk, mm = int(df[k].sum()), int(df[m].sum())
+    return {"k": kk, "m": mm, "share": kk / mm if mm else None}
+
+
+def crime_nfa_share(
+    store: Any,
+    *,
+    crime_types: Sequence[str] = ("Drugs",),
+    areas: Sequence[str] | None = None,
+    month_from: str | None = None,
+    month_to: str | None = None,
+) -> pd.DataFrame:
+    """Monthly NFA counts for crimes: ``month, nfa, known, crimes``.
+
+    ``areas`` are LSOA codes (police.uk street crimes carry one); None = all.
+    """
+    clauses = [f"crime_type IN ({', '.join('?' for _ in crime_types)})"]
+    params: list[Any] = list(crime_types)
+    if areas is not None:
+        clauses.append(f"lsoa_code IN ({', '.join('?' for _ in areas)})" if areas else "FALSE")
+        params += list(areas)
+    if month_from:
+        clauses.append("month >= ?")
+        params.append(month_from)
+    if month_to:
+        clauses.append("month <= ?")
+        params.append(month_to)
+    nfa = ", ".join("?" for _ in CRIME_NFA)
+    pend = ", ".join("?" for _ in CRIME_PENDING)
+    q = (
+        f"SELECT month, count(*) FILTER (WHERE last_outcome IN ({nfa})) AS nfa,"
+        f" count(*) FILTER (WHERE last_outcome IS NOT NULL AND last_outcome <> ''"
+        f"   AND last_outcome NOT IN ({pend})) AS known, count(*) AS crimes"
+        f" FROM crimes WHERE {' AND '.join(clauses)} GROUP BY month ORDER BY month"
+    )
+    return store.sql(q, [*CRIME_NFA, *CRIME_PENDING, *params])
+
+
+def _search_monthly(
+    store: Any, objects: Sequence[str] | None, month_from: str | None, month_to: str | None
+) -> pd.DataFrame:
+    clauses, params = ["TRUE"], []
+    if objects:
+        clauses.append(f"object_of_search IN ({', '.join('?' for _ in objects)})")
+        params += list(objects)
+    if month_from:
+        clauses.append("month >= ?")
+        params.append(month_from)
+    if month_to:
+        clauses.append("month <= ?")
+        params.append(month_to)
+    nfa = ", ".join("?" for _ in SEARCH_NFA)
+    q = (
+        f"SELECT month, count(*) AS searches,"
+        f" count(*) FILTER (WHERE outcome IN ({nfa})) AS nfa,"
+        f" count(*) FILTER (WHERE outcome IS NOT NULL AND outcome <> '') AS with_outcome,"
+        f" count(*) FILTER (WHERE outcome_linked_to_object) AS linked,"
+        f" count(*) FILTER (WHERE outcome_linked_to_object IS NOT NULL) AS linked_known"
+        f" FROM stop_searches WHERE {' AND '.join(clauses)} GROUP BY month ORDER BY month"
+    )
+    return store.sql(q, [*SEARCH_NFA, *params])
+
+
+def search_outputs(
+    store: Any,
+    *,
+    objects: Sequence[str] | None = None,
+    baseline: tuple[str, str],
+    follow_up: tuple[str, str],
+    level: float = 0.95,
+) -> dict[str, Any]:
+    """Stop-and-search outputs ledger: volume, NFA share, find rate and its trend.
+
+    police.uk searches carry coordinates but no area code, so these are for
+    every search held in the store (the force), filtered by object of search.
+    """
+    df = _search_monthly(store, objects, baseline[0], follow_up[1])
+    for c in ("searches", "nfa", "with_outcome", "linked", "linked_known"):
+        df[c] = df[c].astype(int)
+    out: dict[str, Any] = {
+        "scope": "all searches in the store (searches carry no area code)",
+        "object_of_search": list(objects) if objects else None,
+    }
+    for name, (lo, hi) in (("before", baseline), ("after", follow_up)):
+        part = df[(df["month"] >= lo) & (df["month"] <= hi)]
+        out[name] = {
+            "months": int(part["month"].nunique()),
+            "searches": int(part["searches"].sum()),
+            "nfa": _share(part, "nfa", "with_outcome"),
+            "find_rate": _share(part, "linked", "linked_known"),
+        }
+    tr = proportion_trend(df.rename(columns={"linked": "k", "linked_known": "m"}), level=level)
+    out["find_rate_trend"] = tr.to_dict() if tr else None
+    out["monthly"] = [
+        {
+            "month": r.month,
+            "searches": int(r.searches),
+            "find_rate": (r.linked / r.linked_known) if r.linked_known else None,
+            "nfa_share": (r.nfa / r.with_outcome) if r.with_outcome else None,
+        }
+        for r in df.itertuples()
+    ]
+    return out
+
+
+def crime_outputs(
+    store: Any,
+    *,
+    crime_types: Sequence[str],
+    areas: Sequence[str] | None,
+    baseline: tuple[str, str],
+    follow_up: tuple[str, str],
+) -> dict[str, Any]:
+    """NFA share of recorded crimes (e.g. Drugs) before and after, in ``areas``."""
+    df = crime_nfa_share(
+        store, crime_types=crime_types, areas=areas, month_from=baseline[0], month_to=follow_up[1]
+    )
+    out: dict[str, Any] = {"crime_types": list(crime_types)}
+    for name, (lo, hi) in (("before", baseline), ("after", follow_up)):
+        part = df[(df["month"] >= lo) & (df["month"] <= hi)]
+        out[name] = {"crimes": int(part["crimes"].sum()), "nfa": _share(part, "nfa", "known")}
+    return out

@@ -1,0 +1,265 @@
+"""Interrupted time series: segmented count regression with seasonality.
+
+For one monthly series (crimes in the target area), Bernal, Cummins and
+Gasparrini (2017, Int J Epidemiol 46:348, "Interrupted time series regression
+for the evaluation of public health interventions: a tutorial"):
+
+    log E[y_t] = b0 + b1 t + b2 post_t + b3 (t - t0) post_t + seasonality_t
+
+``b2`` is the immediate change in level at the start (log rate ratio), ``b3``
+the change in monthly trend. Seasonality is either Fourier terms (sin/cos of
+2 pi k m / 12; few parameters, good for short series) or calendar-month
+dummies. Counts are usually overdispersed and autocorrelated, so errors are
+quasi-Poisson (Pearson scale) by default or Newey-West (HAC) on request.
+
+Checks: a placebo interruption inside the baseline, and the Ljung-Box test of
+residual autocorrelation. Without a control series the design is at best
+level 2 on the Maryland scale: anything else that changed at the same time
+(a lockdown, a new recording rule) is indistinguishable from the operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from statsmodels.stats.diagnostic import acorr_ljungbox
+
+from realimpact.errors import ValidationError
+from realimpact.evaluation.did import month_index
+from realimpact.evaluation.results import Estimate
+
+__all__ = ["ITSResult", "its_counts", "its_design"]
+
+
+def its_design(
+    months: Sequence[str], start: str, seasonality: str = "fourier", harmonics: int = 2
+) -> pd.DataFrame:
+    """Design matrix: const, time, post, time_since (months), seasonal terms."""
+    mi = month_index(list(months))
+    t0 = int(month_index([start])[0])
+    d = pd.DataFrame({"const": 1.0, "time": (mi - mi[0]).astype(float)})
+    d["post"] = (mi >= t0).astype(float)
+    d["time_since"] = np.where(mi >= t0, mi - t0, 0).astype(float)
+    moy = mi % 12  # 0 = January
+    if seasonality == "fourier":
+        for k in range(1, harmonics + 1):
+            d[f"sin{k}"] = np.sin(2 * np.pi * k * moy / 12)
+            d[f"cos{k}"] = np.cos(2 * np.pi * k * moy / 12)
+    elif seasonality == "months":
+        for m in range(1, 12):
+            d[f"m{m + 1:02d}"] = (moy == m).astype(float)
+    elif seasonality != "none":
+        raise ValidationError(
+            f"unknown seasonality {seasonality!r} (fourier | months | none)", source="seasonality"
+        )
+    # Drop seasonal columns that are constant in this window (short series).
+    keep = [
+        c for c in d.columns if c in ("const", "time", "post", "time_since") or d[c].std() > 1e-12
+    ]
+    return d[keep]
+
+
+@dataclass
+class ITSResult:
+    """Segmented regression results.
+
+    Attributes
+    ----------
+    level : Estimate
+        Immediate change in level at the start (log rate ratio, ``b2``).
+    slope : Estimate
+        Change in monthly trend after the start (log scale per month, ``b3``).
+    count_effect : Estimate
+        Crimes over the follow-up minus the counterfactual with b2 = b3 = 0
+        (delta-method standard error); negative = fewer crimes.
+    placebo : Estimate | None
+        Level change at a fake start inside the baseline (baseline months only).
+    ljung_box_p : float
+        p-value of the Ljung-Box test of residual autocorrelation (lag 6 or fewer).
+    scale : float
+        Dispersion (Pearson chi2 / df) used for quasi-Poisson errors.
+    n : int
+        Months in the series.
+    params, bse : pandas.Series
+        All coefficients and their standard errors.
+    warnings : list[str]
+    """
+
+    level: Estimate
+    slope: Estimate
+    count_effect: Estimate
+    placebo: Estimate | None
+    ljung_box_p: float
+    scale: float
+    n: int
+    params: pd.Series
+    bse: pd.Series
+    fitted: pd.Series
+    counterfactual: pd.Series
+    warnings: list[str] = field(default_factory=list)
+
+    estimate = property(lambda self: self.level.estimate)
+    se = property(lambda self: self.level.se)
+    ci_low = property(lambda self: self.level.ci_low)
+    ci_high = property(lambda self: self.level.ci_high)
+    p = property(lambda self: self.level.p)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "level": self.level.to_dict(),
+            "slope": self.slope.to_dict(),
+            "count_effect": self.count_effect.to_dict(),
+            "placebo": self.placebo.to_dict() if self.placebo else None,
+            "ljung_box_p": self.ljung_box_p,
+            "scale": self.scale,
+            "n": self.n,
+            "fitted": {k: float(v) for k, v in self.fitted.items()},
+            "counterfactual": {k: float(v) for k, v in self.counterfactual.items()},
+            "warnings": list(self.warnings),
+        }
+
+
+def _fit(y: np.ndarray, X: pd.DataFrame, errors: str, maxlags: int):
+    model = sm.GLM(y, X, family=sm.families.Poisson())
+    if errors == "quasi":
+        return model.fit(scale="X2", tol=1e-12)
+    if errors == "hac":
+        return model.fit(cov_type="HAC", cov_kwds={"maxlags": maxlags}, tol=1e-12)
+    if errors == "poisson":
+        return model.fit(tol=1e-12)
+    raise ValidationError(f"unknown errors {errors!r} (quasi | hac | poisson)", source="errors")
+
+
+def its_counts(
+    series: pd.Series | pd.DataFrame,
+    *,
+    start: str,
+    seasonality: str = "fourier",
+    harmonics: int = 2,
+    errors: str = "quasi",
+    maxlags: int = 3,
+    placebo_start: str | None = None,
+    level: float = 0.95,
+) -> ITSResult:
+    """Segmented Poisson regression of a monthly count series around ``start``.
+
+    ``series`` is indexed by 'YYYY-MM' (or a frame with ``month, n``); missing
+    months inside the range are zero.
+    """
+    if isinstance(series, pd.DataFrame):
+        series = series.groupby("month")["n"].sum()
+    s = series.copy()
+    s.index = s.index.astype(str)
+    lo, hi = month_index([min(s.index)])[0], month_index([max(s.index)])[0]
+    months = [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(int(lo), int(hi) + 1)]
+    s = s.reindex(months, fill_value=0).astype(float)
+    pre = [m for m in months if m < start]
+    post = [m for m in months if m >= start]
+    if len(pre) < 6 or len(post) < 1:
+        raise ValidationError(
+            f"ITS needs >= 6 baseline months before {start} and >= 1 after; "
+            f"got {len(pre)} and {len(post)}",
+            source="months",
+        )
+    if s.sum() == 0:
+        raise ValidationError("no records in the series: nothing to model", source="series")
+    X = its_design(months, start, seasonality, harmonics)
+    res = _fit(s.to_numpy(), X, errors, maxlags)
+    params, cov = res.params, res.cov_params()
+    q = "ITS segmented Poisson regression" + (
+        " (quasi-Poisson errors)" if errors == "quasi" else f" ({errors} errors)"
+    )
+    n = len(months)
+    lvl = Estimate.from_normal(
+        "its_level",
+        float(params["post"]),
+        float(res.bse["post"]),
+        n,
+        scale="log_rate_ratio",
+        level=level,
+        method=q,
+    )
+    slp = Estimate.from_normal(
+        "its_slope",
+        float(params["time_since"]),
+        float(res.bse["time_since"]),
+        n,
+        scale="log_rate_ratio",
+        level=level,
+        method=q + "; change in monthly trend",
+    )
+    Xp = X.loc[X["post"] == 1].to_numpy()
+    Xcf = X.loc[X["post"] == 1].copy()
+    Xcf["post"] = 0.0
+    Xcf["time_since"] = 0.0
+    Xcf = Xcf.to_numpy()
+    b = params.to_numpy()
+    mu_p, mu_cf = np.exp(Xp @ b), np.exp(Xcf @ b)
+    eff = float(mu_p.sum() - mu_cf.sum())
+    grad = (mu_p[:, None] * Xp).sum(0) - (mu_cf[:, None] * Xcf).sum(0)
+    se_eff = float(np.sqrt(grad @ cov.to_numpy() @ grad))
+    cnt = Estimate.from_normal(
+        "its_count_effect",
+        eff,
+        se_eff,
+        n,
+        level=level,
+        method=q + "; follow-up total minus counterfactual (delta method)",
+    )
+    warnings: list[str] = []
+    resid = np.asarray(res.resid_pearson)
+    lags = max(1, min(6, n // 4))
+    lb = float(acorr_ljungbox(resid, lags=[lags], return_df=True)["lb_pvalue"].iloc[0])
+    if lb < 0.05:
+        warnings.append(
+            f"residuals are autocorrelated (Ljung-Box p = {lb:.3f}); consider errors='hac'"
+        )
+    placebo = None
+    ps = placebo_start or pre[len(pre) // 2]
+    pre_s = s.loc[pre]
+    if len(pre) >= 8 and pre[0] < ps <= pre[-1]:
+        Xpl = its_design(pre, ps, seasonality, harmonics)
+        try:
+            rpl = _fit(pre_s.to_numpy(), Xpl, errors, maxlags)
+            placebo = Estimate.from_normal(
+                "its_placebo",
+                float(rpl.params["post"]),
+                float(rpl.bse["post"]),
+                len(pre),
+                scale="log_rate_ratio",
+                level=level,
+                method=f"placebo ITS on baseline months, fake start {ps}",
+                extra={"fake_start": ps},
+            )
+            if placebo.p < 0.05:
+                warnings.append(
+                    f"placebo start {ps} shows a 'significant' level change "
+                    f"(p = {placebo.p:.3f}); the series has breaks unrelated to "
+                    "the operation"
+                )
+        except (ValueError, np.linalg.LinAlgError):
+            placebo = None
+    fitted = pd.Series(np.asarray(res.fittedvalues), index=months)
+    Xall_cf = X.copy()
+    Xall_cf["post"] = 0.0
+    Xall_cf["time_since"] = 0.0
+    cf = pd.Series(np.exp(Xall_cf.to_numpy() @ b), index=months)
+    return ITSResult(
+        level=lvl,
+        slope=slp,
+        count_effect=cnt,
+        placebo=placebo,
+        ljung_box_p=lb,
+        scale=float(res.scale),
+        n=n,
+        params=params,
+        bse=res.bse,
+        fitted=fitted,
+        counterfactual=cf,
+        warnings=warnings,
+    )

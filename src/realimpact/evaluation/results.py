@@ -1,0 +1,124 @@
+"""Result objects shared by every estimator in :mod:`realimpact.evaluation`.
+
+Every design (WDD, DiD, ITS, survey tests, net harm) answers the same five
+questions: how big, how uncertain, how sure, from how much data. One small,
+immutable type carries those answers so the report, the JSON output and a
+notebook user read the same attribute names whatever the method.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from scipy import stats
+
+__all__ = ["Estimate", "normal_ci", "two_sided_p"]
+
+
+def two_sided_p(z: float) -> float:
+    """Two-sided p-value of a standard-normal statistic (NaN stays NaN)."""
+    if not math.isfinite(z):
+        return float("nan")
+    return float(2.0 * stats.norm.sf(abs(z)))
+
+
+def normal_ci(estimate: float, se: float, level: float = 0.95) -> tuple[float, float]:
+    """Wald interval; the designs here all rest on large-sample normality."""
+    q = float(stats.norm.ppf(0.5 + level / 2.0))
+    return estimate - q * se, estimate + q * se
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One estimated effect with its uncertainty.
+
+    Attributes
+    ----------
+    name : str
+        What was estimated (``"did"``, ``"wdd"``, ``"its_level"`` ...).
+    estimate : float
+        Point estimate, on the scale named by ``scale``.
+    se : float
+        Standard error of ``estimate``.
+    ci_low, ci_high : float
+        Confidence interval at ``level`` (default 95 percent).
+    p : float
+        Two-sided p-value for "no effect".
+    n : int
+        Observations behind the estimate (area-months, months, respondents,
+        or crimes counted, as the method says).
+    scale : str
+        ``"count"`` (crimes), ``"log_rate_ratio"``, ``"score"`` or ``"harm"``.
+    level : float
+        Confidence level of the interval.
+    method : str
+        Short plain-words description of the method and its error model.
+    extra : dict
+        Method-specific values (rate ratio, z, components...).
+    """
+
+    name: str
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    p: float
+    n: int
+    scale: str = "count"
+    level: float = 0.95
+    method: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_normal(
+        cls,
+        name: str,
+        estimate: float,
+        se: float,
+        n: int,
+        *,
+        scale: str = "count",
+        level: float = 0.95,
+        method: str = "",
+        extra: dict[str, Any] | None = None,
+    ) -> Estimate:
+        """Build from a point estimate and standard error with a Wald interval and z-test."""
+        lo, hi = normal_ci(estimate, se, level)
+        z = estimate / se if se > 0 else float("nan")
+        ex = {"z": z}
+        ex.update(extra or {})
+        return cls(
+            name,
+            float(estimate),
+            float(se),
+            float(lo),
+            float(hi),
+            two_sided_p(z),
+            int(n),
+            scale,
+            level,
+            method,
+            ex,
+        )
+
+    @property
+    def z(self) -> float:
+        """Wald statistic estimate / se."""
+        return self.estimate / self.se if self.se > 0 else float("nan")
+
+    @property
+    def rate_ratio(self) -> tuple[float, float, float] | None:
+        """(ratio, low, high) for log-scale estimates; None otherwise."""
+        if self.scale != "log_rate_ratio":
+            return None
+        return math.exp(self.estimate), math.exp(self.ci_low), math.exp(self.ci_high)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON (the results.json contract names are top-level keys)."""
+        d = asdict(self)
+        rr = self.rate_ratio
+        if rr is not None:
+            d["rate_ratio"], d["rr_low"], d["rr_high"] = rr
+        return d
