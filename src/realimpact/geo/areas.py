@@ -285,26 +285,27 @@ def points_in_polygons(x: np.ndarray, y: np.ndarray, geoms: np.ndarray) -> np.nd
 
 
 def _grid_lookup(info: dict, areas: pd.DataFrame):
-    """Floor-division assignment for grid layers (exact, no geometry needed)."""
+    """Floor-division assignment for grid layers (exact, no geometry needed).
+
+    The cell ids are laid out once as a (rows, columns) array, so a file's
+    points are assigned by integer arithmetic and one fancy-index lookup.
+    """
     cell = float(info["cell_size"])
     x0 = float(areas["minx"].min())
     y0 = float(areas["miny"].min())
     nx = round((float(areas["maxx"].max()) - x0) / cell)
     ny = round((float(areas["maxy"].max()) - y0) / cell)
-    # cells are created row-major from (x0, y0); rebuild ids for lookup
-    ids = areas.set_index("area_id")
+    table = np.full((ny, nx), None, dtype=object)
+    cx = np.rint((areas["minx"].to_numpy() - x0) / cell).astype(np.int64)
+    cy = np.rint((areas["miny"].to_numpy() - y0) / cell).astype(np.int64)
+    table[cy, cx] = areas["area_id"].to_numpy(dtype=object)
 
     def assign(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         ix = np.floor((x - x0) / cell).astype(np.int64)
         iy = np.floor((y - y0) / cell).astype(np.int64)
         ok = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
         res = np.full(len(x), None, dtype=object)
-        if ok.any():
-            ex = (x0 + ix[ok] * cell).astype(np.int64).astype(str)
-            ny_ = (y0 + iy[ok] * cell).astype(np.int64).astype(str)
-            res[ok] = np.char.add(np.char.add("E", ex), np.char.add("N", ny_)).astype(object)
-        known = pd.Index(ids.index)
-        res[~pd.Index(res).isin(known)] = None
+        res[ok] = table[iy[ok], ix[ok]]
         return res
 
     return assign

@@ -1,0 +1,269 @@
+"""`realimpact harm ...`: the harm taxonomy, harm weights and the harm index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from realimpact._progress import rich_progress
+from realimpact.cli._common import (
+    JsonOpt,
+    StoreOpt,
+    emit,
+    err,
+    handle_errors,
+    out,
+    print_json,
+    progress_enabled,
+)
+
+harm = typer.Typer(
+    help="Harm, not volume: the harm taxonomy, crime harm weights and harm indices.",
+    no_args_is_help=True,
+)
+
+
+@harm.command("taxonomy")
+def taxonomy(
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help="Only one group: matrix, priority or enforcement."),
+    ] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Print the harm taxonomy, every harm with its id, source and section.
+
+    Groups: the seed 001 Figure 1 harm matrix, the seed 000 Figure 2 priority
+    harms, and harms caused by enforcement itself (enf-*).
+    """
+    from realimpact.harm.taxonomy import harm_taxonomy
+
+    with handle_errors():
+        result = harm_taxonomy(kind)
+    emit(result, json, _render_taxonomy)
+
+
+def _table(title: str, items: list[dict[str, Any]], *cols: str) -> Table:
+    """Ids are what users copy into plans and surveys: never cut or wrapped."""
+    tab = Table(title=title)
+    tab.add_column("id", no_wrap=True, min_width=max(len(h["id"]) for h in items))
+    for c in cols:
+        tab.add_column(c)
+    return tab
+
+
+def _render_taxonomy(t: dict[str, Any]) -> None:
+    if t["matrix"]:
+        tab = _table("Harm matrix (seed 001, Figure 1)", t["matrix"], "type", "level", "harm")
+        for h in t["matrix"]:
+            tab.add_row(h["id"], h["type"], h["level"], h["name"])
+        out.print(tab)
+    if t["priority"]:
+        n_int = t["priority_survey"]["interviewees"]
+        title = f"Priority harms (seed 000, Figure 2; {n_int} interviewees)"
+        tab = _table(title, t["priority"], "category", "harm", "interviewees")
+        for h in t["priority"]:
+            n = "?" if h["interviewees"] is None else str(h["interviewees"])
+            tab.add_row(h["id"], h["category"], h["name"], n)
+        out.print(tab)
+    if t["enforcement"]:
+        tab = _table("Harms of enforcement itself", t["enforcement"], "harm", "source")
+        for h in t["enforcement"]:
+            tab.add_row(h["id"], h["name"], f"{h['source'][:3]}: {h['section']}")
+        out.print(tab)
+
+
+@harm.command("weights")
+def weights(
+    name: Annotated[
+        str | None, typer.Argument(help="Weight set: cchi, count, a stored set; omit to list.")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Store NAME from this weights YAML.")
+    ] = None,
+    survey: Annotated[
+        Path | None,
+        typer.Option(
+            "--survey",
+            help="Store NAME from a residents' survey CSV (respondent, harm_id, rating 1-5).",
+        ),
+    ] = None,
+    store: StoreOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Show a harm weight set (weight per police.uk crime type), list them, or store one."""
+    from realimpact.harm.weights import harm_weights
+
+    with handle_errors():
+        result = harm_weights(name, store, file=file, survey=survey)
+    emit(result, json, _render_weights)
+
+
+def _render_weights(r: dict[str, Any]) -> None:
+    if "sets" in r:
+        tab = Table("name", "kind", "unit")
+        for s in r["sets"]:
+            tab.add_row(s["name"], s["kind"], s["unit"])
+        out.print(tab)
+        return
+    tab = Table("crime type", "weight", title=f"{r['name']} ({r['kind']}): {r['unit']}")
+    for ct, w in r["weights"].items():
+        tab.add_row(ct, f"{w:,.4g}")
+    out.print(tab)
+    if r.get("method"):
+        out.print(f"method: {r['method']}")
+    if r.get("stored"):
+        err.print(f"stored weight set [bold]{r['name']}[/]")
+
+
+@harm.command("index")
+def index(
+    layer: Annotated[
+        str, typer.Option("--layer", help="Area layer (lsoa, a boundary layer, a grid).")
+    ] = "lsoa",
+    period: Annotated[str, typer.Option("--period", help="month, quarter, year or all.")] = "month",
+    weights: Annotated[
+        str, typer.Option("--weights", help="Weight set name or YAML path.")
+    ] = "cchi",
+    crime_type: Annotated[
+        list[str] | None, typer.Option("--crime-type", help="Only these crime types (repeat).")
+    ] = None,
+    month_from: Annotated[str | None, typer.Option("--from", help="First month YYYY-MM.")] = None,
+    month_to: Annotated[str | None, typer.Option("--to", help="Last month YYYY-MM.")] = None,
+    table: Annotated[
+        str,
+        typer.Option("--table", help="crimes, or stop_searches (weighted by object of search)."),
+    ] = "crimes",
+    partner: Annotated[
+        list[str] | None,
+        typer.Option("--partner", help="Partner indicator to show beside crime (repeat)."),
+    ] = None,
+    compare_weights: Annotated[
+        str | None,
+        typer.Option("--compare-weights", help="A,B: rank agreement of two weightings instead."),
+    ] = None,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            "--top",
+            help="Only areas ranked <= N per period (comparison: top-N overlap, default 10).",
+        ),
+    ] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the full index as CSV.")
+    ] = None,
+    store: StoreOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Harm index per area and period, ranked by harm-weighted total.
+
+    Per area and period: counts by crime type, harm-weighted total, rate per
+    1,000 residents (when a population is loaded) and rank.
+    """
+    from realimpact.harm.index import harm_index, index_to_dict
+    from realimpact.harm.sensitivity import compare_weights as compare
+    from realimpact.store import open_store
+
+    with handle_errors():
+        if json and out_file is not None:
+            from realimpact.errors import InputError
+
+            raise InputError("--json and --out: choose one")
+        with open_store(store) as st, rich_progress(progress_enabled()) as progress:
+            if compare_weights:
+                parts = [p.strip() for p in compare_weights.split(",")]
+                if len(parts) != 2 or not all(parts):
+                    from realimpact.errors import InputError
+
+                    raise InputError(f"--compare-weights: expected A,B, got {compare_weights!r}")
+                result = compare(
+                    st,
+                    parts[0],
+                    parts[1],
+                    layer=layer,
+                    period=period,
+                    crime_types=crime_type,
+                    month_from=month_from,
+                    month_to=month_to,
+                    top=top or 10,
+                    table=table,
+                )
+                emit(result, json, _render_compare)
+                return
+            df = harm_index(
+                st,
+                layer=layer,
+                period=period,
+                weights=weights,
+                crime_types=crime_type,
+                month_from=month_from,
+                month_to=month_to,
+                table=table,
+                partner=partner,
+                progress=progress,
+            )
+    if out_file is not None:
+        shown = df if top is None else df[df["rank"] <= top]
+        shown.to_csv(out_file, index=False)
+        err.print(f"wrote {len(shown):,} rows to {out_file}")
+        return
+    if json:
+        print_json(index_to_dict(df, top))
+        return
+    _render_index(df, top or 10)
+
+
+def _render_index(df: Any, top: int) -> None:
+    a = df.attrs
+    out.print(
+        f"harm index: layer [bold]{a['layer']}[/], period {a['period']}, weights"
+        f" [bold]{a['weights']['name']}[/] ({a['weights']['unit']})"
+    )
+    if df.empty:
+        out.print("no records in this selection (ingest police.uk data, or widen the filters)")
+        return
+    cols = ["rank", "area", "count", "harm"]
+    rate = "harm_per_1000" in df.columns
+    if rate:
+        cols.append("harm/1,000")
+    for period, g in df.groupby("period", sort=True):
+        tab = Table(*cols, title=f"{period}: top {top} of {len(g):,}")
+        for r in g[g["rank"] <= top].sort_values(["rank", "area_id"]).itertuples():
+            row = [str(r.rank), r.area_id, f"{r.count:,}", f"{r.harm:,.1f}"]
+            if rate:
+                v = r.harm_per_1000
+                row.append("-" if v != v else f"{v:,.1f}")
+            tab.add_row(*row)
+        out.print(tab)
+    p = a.get("population")
+    if p:
+        out.print(
+            f"population: {p['areas_matched']:,} of {p['areas']:,} areas matched ({p['source']})"
+        )
+
+
+def _render_compare(r: dict[str, Any]) -> None:
+    tab = Table(
+        "period",
+        "areas",
+        "Spearman",
+        "Kendall",
+        f"top-{r['periods'][0]['top_n'] if r['periods'] else 'N'} overlap",
+        title=f"{r['weights_a']} vs {r['weights_b']} ({r['layer']}, {r['period']})",
+    )
+    for p in r["periods"]:
+        tab.add_row(
+            str(p["period"]),
+            f"{p['areas']:,}",
+            f"{p['spearman']:.3f}",
+            f"{p['kendall']:.3f}",
+            f"{p['top_overlap']} ({p['top_overlap_share']:.0%})",
+        )
+    out.print(tab)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(harm, name="harm")

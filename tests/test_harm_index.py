@@ -1,0 +1,340 @@
+"""Harm index: realimpact against plain pandas over the raw police.uk CSVs.
+
+Merseyside, Cleveland and Durham street files (2018-10..2019-02, 139,052 rows):
+the index computed here with nothing but pandas must match the store-backed
+index exactly (counts and ranks) and to float rounding (harm totals).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from realimpact.cli import app
+from realimpact.harm.index import harm_index, harm_index_from_counts
+from realimpact.harm.weights import CRIME_TYPES, cchi_weights, count_weights
+from realimpact.sources.police_uk import ingest_police_uk
+from realimpact.store import Store
+
+FORCES = ("merseyside", "cleveland", "durham")
+
+
+@pytest.fixture(scope="module")
+def raw(shared: Path) -> pd.DataFrame:
+    files = sorted(
+        f for force in FORCES for f in (shared / "data/police_uk" / force / "street").glob("*.csv")
+    )
+    assert len(files) == 15
+    return pd.concat(
+        (
+            pd.read_csv(f, usecols=["Month", "Falls within", "LSOA code", "Crime type"])
+            for f in files
+        ),
+        ignore_index=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def store_file(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("harm") / "s.duckdb"
+    with Store(path) as st:
+        res = ingest_police_uk([shared / "data/police_uk" / f / "street" for f in FORCES], st)
+        assert res.ok
+    return path
+
+
+def reference_index(raw: pd.DataFrame, weights: dict[str, float], types=None) -> pd.DataFrame:
+    """The harm index by hand: pandas only, no realimpact code."""
+    df = raw.dropna(subset=["LSOA code"])
+    if types:
+        df = df[df["Crime type"].isin(types)]
+    types = types or sorted(raw["Crime type"].unique())
+    counts = df.groupby(["Month", "LSOA code", "Crime type"]).size().unstack(fill_value=0)
+    grid = pd.MultiIndex.from_product(
+        [sorted(df["Month"].unique()), sorted(df["LSOA code"].unique())],
+        names=["Month", "LSOA code"],
+    )
+    counts = counts.reindex(index=grid, columns=types, fill_value=0)
+    out = counts.reset_index()
+    out["count"] = counts.sum(axis=1).to_numpy()
+    out["harm"] = sum(counts[t].to_numpy() * weights[t] for t in types)
+    out["rank"] = (
+        out["harm"].round(9).groupby(out["Month"]).rank(ascending=False, method="min").astype(int)
+    )
+    return out.rename(columns={"Month": "period", "LSOA code": "area_id"})
+
+
+def _compare(got: pd.DataFrame, ref: pd.DataFrame, types) -> None:
+    key = ["period", "area_id"]
+    got = got.sort_values(key, ignore_index=True)
+    ref = ref.sort_values(key, ignore_index=True)
+    assert len(got) == len(ref)
+    assert (got[key].to_numpy() == ref[key].to_numpy()).all()
+    for col in [*types, "count", "rank"]:
+        np.testing.assert_array_equal(got[col].to_numpy(), ref[col].to_numpy(), err_msg=col)
+    np.testing.assert_allclose(got["harm"], ref["harm"], rtol=1e-12)
+
+
+def test_police_uk_has_the_14_crime_types(raw: pd.DataFrame) -> None:
+    assert set(raw["Crime type"]) == set(CRIME_TYPES)
+
+
+@pytest.mark.parametrize("weights", [cchi_weights(), count_weights()], ids=["cchi", "count"])
+def test_harm_index_matches_pandas_over_raw_csvs(
+    raw: pd.DataFrame, store_file: Path, weights
+) -> None:
+    with Store(store_file, read_only=True) as st:
+        got = harm_index(st, layer="lsoa", period="month", weights=weights)
+    ref = reference_index(raw, weights.weights)
+    _compare(got, ref, CRIME_TYPES)
+    assert got.attrs["weights"]["name"] == weights.name
+    # the count weighting is the plain count
+    if weights.name == "count":
+        np.testing.assert_array_equal(got["harm"], got["count"])
+
+
+def test_cached_counts_match_and_follow_new_records(
+    raw: pd.DataFrame, store_file: Path, tmp_path: Path
+) -> None:
+    """A writable store keeps monthly counts in a cache; it must never serve stale counts."""
+    path = tmp_path / "w.duckdb"
+    path.write_bytes(store_file.read_bytes())
+    w = cchi_weights()
+    with Store(path) as st:
+        cold = harm_index(st, weights=w)
+        assert st.scalar("SELECT count(*) FROM harm_cache_state") == 1
+        warm = harm_index(st, weights=w)
+        _compare(cold, reference_index(raw, w.weights), CRIME_TYPES)
+        _compare(warm, reference_index(raw, w.weights), CRIME_TYPES)
+        types = ["Robbery", "Burglary"]
+        q = harm_index(st, weights=w, period="quarter", crime_types=types, month_from="2018-11")
+        # records change (here: one force removed) -> the cache is rebuilt
+        st.con.execute("DELETE FROM crimes WHERE falls_within = 'Durham Constabulary'")
+        after = harm_index(st, weights=w)
+    sub = raw[raw["Month"] >= "2018-11"].assign(Month=lambda d: d["Month"].map(_quarter))
+    _compare(q, reference_index(sub, w.weights, types), types)
+    kept = raw[raw["Falls within"] != "Durham Constabulary"]
+    assert len(kept) < len(raw)
+    _compare(after, reference_index(kept, w.weights), CRIME_TYPES)
+
+
+def _quarter(month: str) -> str:
+    return f"{month[:4]}-Q{(int(month[5:]) - 1) // 3 + 1}"
+
+
+def test_harm_index_crime_type_filter_matches(raw: pd.DataFrame, store_file: Path) -> None:
+    types = ["Drugs", "Possession of weapons"]
+    with Store(store_file, read_only=True) as st:
+        got = harm_index(st, weights="cchi", crime_types=types)
+    ref = reference_index(raw, cchi_weights().weights, types)
+    _compare(got, ref, types)
+    assert "Burglary" not in got.columns
+
+
+def test_pure_core_matches_store_path(raw: pd.DataFrame, store_file: Path) -> None:
+    counts = (
+        raw.dropna(subset=["LSOA code"])
+        .groupby(["LSOA code", "Month", "Crime type"])
+        .size()
+        .rename("n")
+        .reset_index()
+        .rename(columns={"LSOA code": "area_id", "Month": "month", "Crime type": "crime_type"})
+    )
+    pure = harm_index_from_counts(counts, cchi_weights())
+    with Store(store_file, read_only=True) as st:
+        stored = harm_index(st, weights="cchi")
+    pd.testing.assert_frame_equal(
+        pure.reset_index(drop=True), stored.reset_index(drop=True), check_like=True
+    )
+
+
+def test_year_period_sums_months(store_file: Path) -> None:
+    with Store(store_file, read_only=True) as st:
+        months = harm_index(st, period="month", weights="cchi")
+        years = harm_index(st, period="year", weights="cchi")
+    months["year"] = months["period"].str[:4]
+    by_year = months.groupby(["year", "area_id"])["harm"].sum()
+    y = years.set_index(["period", "area_id"])["harm"]
+    y.index.names = ["year", "area_id"]
+    pd.testing.assert_series_equal(by_year.sort_index(), y.sort_index(), check_names=False)
+    assert set(years["period"]) == {"2018", "2019"}
+
+
+def test_population_rates_and_lsoa_code_mismatch(shared: Path, store_file: Path, tmp_path) -> None:
+    """Census 2021 (LSOA21) against 2018-19 records (LSOA11): rates only where ids match."""
+    from realimpact.sources.population import ingest_population
+
+    path = tmp_path / "pop.duckdb"
+    path.write_bytes(store_file.read_bytes())
+    census = shared / "data/population/census2021-ts001-lsoa.csv"
+    with Store(path) as st:
+        res = ingest_population(
+            census,
+            st,
+            id_field="geography code",
+            value_field="Residence type: Total; measures: Value",
+        )
+        got = harm_index(st, weights="cchi")
+    # independent: pandas join of the census table onto the record LSOA codes
+    pop = pd.read_csv(census, dtype={"geography code": str})
+    pop = pop.set_index("geography code")["Residence type: Total; measures: Value"]
+    assert res["total"] == pop.sum() == 59_597_601  # README: sum 59,597,601
+    codes = pd.Index(got["area_id"].unique())
+    assert res["match"]["areas"] == len(codes)
+    assert res["match"]["areas_matched"] == codes.isin(pop.index).sum()
+    assert 0 < res["match"]["areas_matched"] < len(codes)  # some LSOA11 codes changed in 2021
+    expected = got["harm"] / got["area_id"].map(pop) * 1000
+    np.testing.assert_allclose(got["harm_per_1000"], expected, rtol=1e-12)
+    assert got["harm_per_1000"].isna().sum() == (~got["area_id"].isin(pop.index)).sum()
+    assert got.attrs["population"]["areas_matched"] == res["match"]["areas_matched"]
+
+
+def test_cli_index_json_and_csv(store_file: Path, tmp_path: Path, raw: pd.DataFrame) -> None:
+    runner = CliRunner()
+    res = runner.invoke(
+        app,
+        [
+            "harm",
+            "index",
+            "--store",
+            str(store_file),
+            "--layer",
+            "lsoa",
+            "--period",
+            "month",
+            "--weights",
+            "cchi",
+            "--crime-type",
+            "Drugs",
+            "--json",
+            "--top",
+            "3",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["weights"]["name"] == "cchi" and data["crime_types"] == ["Drugs"]
+    assert {r["rank"] for r in data["rows"]} <= {1, 2, 3}
+    # top Drugs LSOA of 2018-10 by hand
+    d = raw[(raw["Crime type"] == "Drugs") & (raw["Month"] == "2018-10")]
+    top = d["LSOA code"].value_counts()
+    first = [r for r in data["rows"] if r["period"] == "2018-10" and r["rank"] == 1]
+    assert {r["area_id"] for r in first} == set(top[top == top.iloc[0]].index)
+    out = tmp_path / "index.csv"
+    res = runner.invoke(app, ["harm", "index", "--store", str(store_file), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert res.stdout == ""
+    csv = pd.read_csv(out)
+    assert len(csv) == raw["Month"].nunique() * raw["LSOA code"].nunique()
+
+
+def test_cli_index_bad_options(store_file: Path) -> None:
+    runner = CliRunner()
+    for args, needle in [
+        (["--crime-type", "Drug"], "did you mean 'Drugs'"),
+        (["--weights", "nope"], "no weight set 'nope'"),
+        (["--period", "week"], "--period"),
+        (["--layer", "ward"], "--layer"),
+    ]:
+        res = runner.invoke(app, ["harm", "index", "--store", str(store_file), *args])
+        assert res.exit_code == 2, (args, res.output)
+        assert needle in res.stderr
+
+
+def test_grid_layer_matches_pandas_binning(shared: Path, store_file: Path, tmp_path: Path) -> None:
+    """A 1 km grid over Cleveland: points binned by hand with pyproj + floor division."""
+    from pyproj import Transformer
+
+    from realimpact.geo.areas import build_grid
+
+    path = tmp_path / "g.duckdb"
+    path.write_bytes(store_file.read_bytes())
+    files = sorted(shared.glob("data/police_uk/*/street/*.csv"))
+    files = [f for f in files if f.parent.parent.name in FORCES]
+    df = pd.concat(
+        (pd.read_csv(f, usecols=["Month", "Falls within", "Longitude", "Latitude", "Crime type"])
+         for f in files),
+        ignore_index=True,
+    ).dropna(subset=["Longitude", "Latitude"])  # fmt: skip
+    x, y = Transformer.from_crs(4326, 27700, always_xy=True).transform(
+        df["Longitude"].to_numpy(), df["Latitude"].to_numpy()
+    )
+    cle = (df["Falls within"] == "Cleveland Police").to_numpy()
+    x0, y0 = np.floor(x[cle].min() / 1000) * 1000, np.floor(y[cle].min() / 1000) * 1000
+    nx = int(np.floor((x[cle].max() - x0) / 1000)) + 1
+    ny = int(np.floor((y[cle].max() - y0) / 1000)) + 1
+    ix, iy = np.floor((x - x0) / 1000).astype(int), np.floor((y - y0) / 1000).astype(int)
+    inside = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
+    df = df[inside].assign(
+        cell=[
+            f"E{int(x0 + 1000 * i)}N{int(y0 + 1000 * j)}"
+            for i, j in zip(ix[inside], iy[inside], strict=True)
+        ]
+    )
+    w = cchi_weights()
+    with Store(path) as st:
+        info = build_grid(st, cell=1000, layer="grid1k", force="Cleveland Police")
+        assert info["n_areas"] == nx * ny
+        got = harm_index(st, layer="grid1k", weights=w)
+    assert got["area_id"].nunique() == nx * ny  # empty cells are in the index with zeros
+    ref = df.groupby(["Month", "cell", "Crime type"]).size().unstack(fill_value=0)
+    ref = ref.reindex(columns=list(CRIME_TYPES), fill_value=0)
+    ref["harm"] = ref.to_numpy() @ np.array([w.weights[c] for c in CRIME_TYPES])
+    g = got.set_index(["period", "area_id"])
+    sub = g.loc[ref.index]
+    np.testing.assert_array_equal(
+        sub[list(CRIME_TYPES)].to_numpy(), ref[list(CRIME_TYPES)].to_numpy()
+    )
+    np.testing.assert_allclose(sub["harm"], ref["harm"], rtol=1e-12)
+    assert g.drop(ref.index)["count"].sum() == 0
+
+
+def test_stop_search_index_by_object_of_search(shared: Path) -> None:
+    """City of London searches on a 2 km grid, weighted by the crime type of their object."""
+    from pyproj import Transformer
+
+    from realimpact.geo.areas import build_grid
+    from realimpact.harm.weights import object_of_search_map
+
+    folder = shared / "data/police_uk/city_of_london/stop_and_search"
+    df = pd.concat(
+        (pd.read_csv(f, usecols=["Date", "Latitude", "Longitude", "Object of search"])
+         for f in sorted(folder.glob("*.csv"))),
+        ignore_index=True,
+    ).dropna(subset=["Latitude", "Longitude"])  # fmt: skip
+    oos = object_of_search_map()
+    assert (
+        oos["Controlled drugs"] == "Drugs" and oos["Offensive weapons"] == "Possession of weapons"
+    )
+    assert oos["Evidence of offences under the Act"] is None
+    df["crime_type"] = df["Object of search"].map(oos)
+    x, y = Transformer.from_crs(4326, 27700, always_xy=True).transform(
+        df["Longitude"].to_numpy(), df["Latitude"].to_numpy()
+    )
+    x0, y0 = np.floor(x.min() / 2000) * 2000, np.floor(y.min() / 2000) * 2000
+    df["cell"] = [
+        f"E{int(x0 + 2000 * i)}N{int(y0 + 2000 * j)}"
+        for i, j in zip(np.floor((x - x0) / 2000), np.floor((y - y0) / 2000), strict=True)
+    ]
+    df["year"] = df["Date"].str[:4]
+    df = df.dropna(subset=["crime_type"])
+    w = cchi_weights().weights
+    ref = df.groupby(["year", "cell", "crime_type"]).size().unstack(fill_value=0)
+    ref = ref.reindex(columns=list(CRIME_TYPES), fill_value=0)
+    ref["harm"] = ref.to_numpy() @ np.array([w[c] for c in CRIME_TYPES])
+    with Store(":memory:") as st:
+        assert ingest_police_uk([folder], st).ok
+        build_grid(st, cell=2000, layer="g2k")
+        got = harm_index(st, layer="g2k", table="stop_searches", period="year", weights="cchi")
+    g = got.set_index(["period", "area_id"])
+    sub = g.loc[ref.index]
+    np.testing.assert_array_equal(
+        sub[list(CRIME_TYPES)].to_numpy(), ref[list(CRIME_TYPES)].to_numpy()
+    )
+    np.testing.assert_allclose(sub["harm"], ref["harm"], rtol=1e-12)
+    assert g.drop(ref.index)["count"].sum() == 0
