@@ -336,10 +336,38 @@ def _m010_harm(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m011_harm_cache(con: duckdb.DuckDBPyConnection) -> None:
+    """Monthly counts per area and crime-type slot, so a warm harm index skips the records.
+
+    Rebuilt when the records, the layer or the category list change
+    (``fingerprint``); never the source of truth.
+    """
+    slots = ", ".join(f"c{i:02d} INTEGER NOT NULL" for i in range(1, 17))
+    con.execute(
+        f"""
+        CREATE TABLE harm_count_cache (
+            layer VARCHAR NOT NULL, record_table VARCHAR NOT NULL,
+            area_id VARCHAR NOT NULL, month VARCHAR NOT NULL, {slots}
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE harm_cache_state (
+            layer VARCHAR NOT NULL, record_table VARCHAR NOT NULL,
+            fingerprint VARCHAR NOT NULL,
+            built_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (layer, record_table)
+        )
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     (1, "initial", _m001_initial),
     (20, "markets", _m020_markets),
     (10, "harm", _m010_harm),
+    (11, "harm_cache", _m011_harm_cache),
 ]
 
 
@@ -352,7 +380,7 @@ def apply_pending(con: duckdb.DuckDBPyConnection) -> list[str]:
     )
     done = {r[0] for r in con.execute("SELECT id FROM _migrations").fetchall()}
     applied = []
-    for mid, name, fn in MIGRATIONS:
+    for mid, name, fn in sorted(MIGRATIONS, key=lambda m: m[0]):
         if mid in done:
             continue
         con.execute("BEGIN TRANSACTION")
