@@ -365,9 +365,9 @@ def _m011_harm_cache(con: duckdb.DuckDBPyConnection) -> None:
 
 MIGRATIONS: list[Migration] = [
     (1, "initial", _m001_initial),
-    (20, "markets", _m020_markets),
     (10, "harm", _m010_harm),
     (11, "harm_cache", _m011_harm_cache),
+    (20, "markets", _m020_markets),
 ]
 
 
