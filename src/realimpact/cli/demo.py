@@ -1,0 +1,72 @@
+"""`realimpact demo`: the whole pipeline on a synthetic city, in under a minute."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from realimpact.cli._common import JsonOpt, emit, err, handle_errors, out
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def demo(
+        out_dir: Annotated[
+            Path, typer.Option("--out", help="Folder for the data, store and reports.")
+        ] = Path("realimpact-demo"),
+        store: Annotated[
+            Path | None,
+            typer.Option(
+                "--store",
+                help="Store to use (default OUT/realimpact.duckdb, recreated each run; "
+                "REALIMPACT_STORE is ignored so synthetic data never mixes with yours).",
+                show_default=False,
+            ),
+        ] = None,
+        seed: Annotated[int, typer.Option(help="Seed of the synthetic city.")] = 1,
+        json: JsonOpt = False,
+    ) -> None:
+        """Simulate a city with known truth, ingest, map harm, rank markets, validate and
+        evaluate an operation, write the Results Analysis report, and compare with the truth.
+        """
+        from realimpact.demo import run_demo
+
+        def on_step(name: str, status: str, secs: float, summary: str) -> None:
+            mark = {"done": "[green]✓[/]", "skipped": "[yellow]–[/]"}.get(status, "[red]✗[/]")
+            err.print(f"{mark} {name} [dim]({secs:.1f} s)[/]: {summary}", highlight=False)
+
+        with handle_errors():
+            if err.is_terminal:
+                with err.status("realimpact demo: working...", spinner="dots"):
+                    result = run_demo(out_dir, store, seed=seed, on_step=on_step)
+            else:
+                result = run_demo(out_dir, store, seed=seed, on_step=on_step)
+        emit(result.to_dict(), json, _render)
+
+
+def _render(r: dict) -> None:
+    out.print()
+    out.print(f"[bold]Report:[/] {r['report']}")
+    out.print(f"[bold]Partner version:[/] {r['partner_report']}")
+    out.print(f"[bold]Results:[/] {r['results']}   [bold]Store:[/] {r['store']}")
+    if r["comparison"]:
+        from rich.table import Table
+
+        t = Table(title="Estimated against true effect (rate ratio in the target areas)")
+        for col in ("indicator", "true", "estimated", "95% interval", "contains truth"):
+            t.add_column(col, justify="left" if col == "indicator" else "right")
+        for c in r["comparison"]:
+            t.add_row(
+                c["indicator"],
+                f"{c['true_rr']:.2f}",
+                f"{c['estimate_rr']:.2f}",
+                f"{c['ci_low']:.2f}–{c['ci_high']:.2f}",
+                "[green]yes[/]" if c["covered"] else "[red]no[/]",
+            )
+        out.print(t)
+    bad = [s for s in r["steps"] if s["status"] != "done"]
+    if bad:
+        out.print(f"[yellow]{len(bad)} step(s) skipped or failed; see above.[/]")
+    out.print(f"Finished in {r['seconds']:.1f} s. Open the report in a browser.")

@@ -1,0 +1,12 @@
+"""Reports: the Results Analysis report (HTML, offline) and partner-safe views.
+
+The report words and draws results computed elsewhere (``realimpact.evaluation``);
+it never computes statistics itself (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from realimpact.report.render import render_report
+from realimpact.report.safe import partner_results
+
+__all__ = ["partner_results", "render_report"]

@@ -1,0 +1,166 @@
+"""Make a results dict safe to share with partners (DESIGN.md conventions).
+
+Partner and public outputs never contain points, names or pseudonymous ids,
+and never show a count below the threshold (default 5): small counts can
+identify a victim, a suspect or a household. This module works on the data,
+before anything is drawn, so a partner report cannot leak what it was never
+given. Derived figures that would let a reader recompute a suppressed count
+(gross and net effects, differences of small counts) are suppressed with it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+DEFAULT_THRESHOLD = 5
+
+# keys whose values are counts of people or events
+COUNT_KEYS = frozenset(
+    {
+        "before",
+        "after",
+        "count",
+        "value_count",
+        "n_records",
+        "records",
+        "crimes",
+        "searches",
+        "k",
+        "m",
+        "n_before",
+        "n_after",
+    }
+)
+# keys that hold identifying detail: dropped from partner outputs
+DROP_KEYS = frozenset(
+    {
+        "points",
+        "markets",
+        "targets",
+        "respondent_id",
+        "respondent_ids",
+        "names",
+        "persons",
+        "people",
+        "groups",
+        "truth",
+        "crime_ids",
+        "file",
+        "files",
+        "line",
+        "lines",
+    }
+)
+# derived values that difference small counts
+DERIVED_FROM_COUNTS = ("gross_effect", "net_effect", "total_net_effect", "count_effect")
+
+
+class Suppressed(str):
+    """A count below the threshold, shown as '<5'; still a str for JSON and templates."""
+
+    __slots__ = ()
+
+
+def suppressed(threshold: int = DEFAULT_THRESHOLD) -> Suppressed:
+    return Suppressed(f"<{threshold}")
+
+
+def is_small(value: Any, threshold: int = DEFAULT_THRESHOLD) -> bool:
+    """True for a count that must not be shown (0 < value < threshold)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return 0 < value < threshold
+
+
+def suppress_count(value: Any, threshold: int = DEFAULT_THRESHOLD) -> Any:
+    return suppressed(threshold) if is_small(value, threshold) else value
+
+
+def suppress_series(values: list[Any], threshold: int = DEFAULT_THRESHOLD) -> list[Any]:
+    """Monthly counts with small cells replaced by None (drawn as gaps)."""
+    return [None if is_small(v, threshold) else v for v in values]
+
+
+def partner_results(results: dict[str, Any], threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
+    """A deep copy of ``results`` fit for partners: no points or ids, small counts hidden."""
+    safe = _walk(copy.deepcopy(results), threshold)
+    for ind in safe.get("indicators", []) or []:
+        if not isinstance(ind, dict):
+            continue
+        hidden = any(
+            isinstance((ind.get(r) or {}).get(k), Suppressed)
+            for r in ("target", "buffer", "control")
+            for k in ("before", "after")
+            if isinstance(ind.get(r), dict)
+        )
+        if hidden:
+            for block in ("wdq", "did", "wdd"):
+                b = ind.get(block)
+                if isinstance(b, dict):
+                    for k in DERIVED_FROM_COUNTS:
+                        if k in b:
+                            b[k] = suppressed(threshold)
+            ind.setdefault("notes", []).append(
+                f"Some counts are below {threshold} and are not shown; "
+                "figures that would reveal them are withheld."
+            )
+        series = ind.get("series")
+        if isinstance(series, dict):
+            for role in ("target", "buffer", "control"):
+                if isinstance(series.get(role), list):
+                    series[role] = suppress_series(series[role], threshold)
+    _suppress_operation_harms(safe, threshold)
+    m = safe.get("map")
+    if isinstance(m, dict):
+        m.pop("points", None)
+    plan = safe.get("plan")
+    if isinstance(plan, dict):
+        plan.pop("targets", None)
+    safe["audience"] = "partner"
+    safe["suppression_threshold"] = threshold
+    return safe
+
+
+def _suppress_operation_harms(safe: dict[str, Any], threshold: int) -> None:
+    """Monthly rates of a monitored harm are hidden when the counts behind them are."""
+    net = safe.get("net_harm")
+    if not isinstance(net, dict):
+        return
+    by_id = {i.get("id"): i for i in safe.get("indicators", []) or [] if isinstance(i, dict)}
+    for h in net.get("operation_harms") or []:
+        if not isinstance(h, dict):
+            continue
+        t = (by_id.get(h.get("monitor")) or {}).get("target")
+        if isinstance(t, dict) and any(
+            isinstance(t.get(k), Suppressed) for k in ("before", "after")
+        ):
+            for k in ("before_per_month", "after_per_month", "change_pct", "crimes_prevented"):
+                if k in h:
+                    h[k] = suppressed(threshold)
+            h["summary"] = f"{h.get('id', '')}: counts below {threshold}, not shown"
+
+
+def _walk(o: Any, threshold: int) -> Any:
+    if isinstance(o, dict):
+        out = {}
+        for k, v in o.items():
+            if k in DROP_KEYS:
+                continue
+            if k in COUNT_KEYS:
+                out[k] = (
+                    suppress_count(v, threshold)
+                    if not isinstance(v, dict | list)
+                    else _walk(v, threshold)
+                )
+            elif k == "n" and isinstance(v, int | float):
+                out[k] = suppress_count(v, threshold)
+            else:
+                out[k] = _walk(v, threshold)
+        return out
+    if isinstance(o, list):
+        return [_walk(v, threshold) for v in o]
+    return o

@@ -1,0 +1,156 @@
+"""The Results Analysis report: self-contained, readable, outputs apart, partner-safe."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from realimpact.errors import ValidationError
+from realimpact.report import partner_results, render_report
+from tests._report_fixture import results
+
+# anything that would make a browser fetch: src/href/url()/@import to a network address
+RESOURCE = re.compile(
+    r"""(?:src|href|xlink:href|action|poster)\s*=\s*["']?\s*(?:https?:)?//"""
+    r"""|url\(\s*["']?\s*(?:https?:)?//|@import""",
+    re.I,
+)
+
+
+def _section(html: str, sid: str) -> str:
+    start = html.index(f'<section id="{sid}"')
+    end = html.find("<section", start + 10)
+    return html[start : end if end > 0 else len(html)]
+
+
+@pytest.fixture
+def analyst(tmp_path: Path) -> str:
+    return render_report(results(), tmp_path).read_text("utf-8")
+
+
+@pytest.fixture
+def partner(tmp_path: Path) -> str:
+    p = render_report(results(), tmp_path, "partner", filename="partner.html")
+    return p.read_text("utf-8")
+
+
+def test_self_contained_offline(analyst: str, partner: str) -> None:
+    for html in (analyst, partner):
+        assert not RESOURCE.search(html)
+        assert "<script" not in html and "<link" not in html and "<img" not in html
+        assert html.count("<svg") >= 4  # charts are inline SVG
+
+
+def test_answers_the_chief_inspectors_questions(analyst: str) -> None:
+    for sid in (
+        "summary",
+        "planned",
+        "done",
+        "changed",
+        "where",
+        "whom",
+        "balance",
+        "confidence",
+        "next",
+    ):
+        assert f'<section id="{sid}"' in analyst
+    changed = _section(analyst, "changed")
+    assert "Anti-social behaviour fell by 32%" in changed  # rate ratio 0.68 in words
+    assert "strong evidence" in changed
+    assert "Increase in violence" in _section(analyst, "planned")  # harm name from taxonomy
+    confidence = _section(analyst, "confidence")
+    assert "level 4" in confidence
+    assert "rest on 2 target areas" in confidence  # limitation stated where it applies
+    assert "Sustain the gains" in _section(analyst, "next")
+
+
+def test_outputs_ledger_is_kept_apart_from_outcomes(analyst: str) -> None:
+    done, changed = _section(analyst, "done"), _section(analyst, "changed")
+    assert "activity, not impact" in analyst
+    assert "Drugs" in done and "Find rate" in done
+    assert ">Drugs<" not in changed  # the output never appears as an outcome
+    assert "Anti-social behaviour" in changed and "Anti-social behaviour" not in done
+    # monthly rates, not totals over windows of different length: 240/12 and 190/6
+    assert "20.0" in done and "31.7" in done
+
+
+def test_partner_version_drops_points_ids_and_small_counts(analyst: str, partner: str) -> None:
+    assert "m-secret-market-7" not in partner
+    assert "<image" in analyst and "<image" not in partner  # rasterised record points
+    assert "Partner version" in partner and "Counts below 5" in partner
+    safe = partner_results(results())
+    rob = next(i for i in safe["indicators"] if i["id"] == "robbery")
+    assert rob["buffer"]["after"] == "<5" and rob["target"]["before"] == 38
+    assert rob["wdq"]["gross_effect"] == "<5"  # would reveal the hidden count
+    assert all(r["n"] == "<5" or r["n"] == 0 or r["n"] >= 5 for r in rob["monthly"])
+    assert any(r["n"] == "<5" for r in rob["monthly"])
+    assert "points" not in safe["map"] and "targets" not in safe["plan"]
+    ledger = safe["outputs_ledger"]["drugs_crimes"]["after"]["nfa"]
+    assert ledger["k"] == "<5"
+    monitored = next(iter(safe["net_harm"]["operation_harms"]))
+    assert monitored["before_per_month"] == 20.0  # drugs-crime counts are not small
+    small = results()
+    small["indicators"][1]["target"]["after"] = 3  # robbery in the target: 3 crimes
+    small["net_harm"]["operation_harms"].append(
+        {"id": "enf-turf-war", "monitor": "robbery", "before_per_month": 3.2,
+         "after_per_month": 0.5, "change_pct": -84.0}
+    )  # fmt: skip
+    safe2 = partner_results(small)
+    assert safe2["net_harm"]["operation_harms"][1]["after_per_month"] == "<5"
+    assert safe2["net_harm"]["operation_harms"][0]["after_per_month"] == 31.7
+    assert "withheld" in _section(partner, "changed")  # robbery chart not drawn from gaps
+    assert "withheld" not in _section(analyst, "changed")
+
+
+def test_truth_section_only_for_analysts_with_truth(tmp_path: Path) -> None:
+    # asb's interval is 0.58-0.80: 0.90 lies outside; robbery's 0.30-1.24 holds 0.50
+    truth = {"indicators": {"asb": {"rate_ratio": 0.9}, "robbery": {"rate_ratio": 0.5}}}
+    a = render_report(results(), tmp_path, extras={"truth": truth}).read_text("utf-8")
+    sec = _section(a, "truth")
+    assert re.search(r"0\.900</td>.*?class=\"bad\">no<", sec, re.S)
+    assert re.search(r"0\.500</td>.*?class=\"good\">yes<", sec, re.S)
+    p = render_report(results(), tmp_path, "partner", extras={"truth": truth}).read_text("utf-8")
+    assert 'id="truth"' not in p
+
+
+def test_bad_input_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match=r"^audience"):
+        render_report(results(), tmp_path, "public")
+    with pytest.raises(ValidationError, match=r"^results"):
+        render_report({"plan_id": "x"}, tmp_path)
+
+
+def test_engine_call_style_with_a_file_path(tmp_path: Path) -> None:
+    """The evaluation engine passes DIR/report.html; the report lands there."""
+    p = render_report(results(), tmp_path / "out" / "report.html", audience="analyst")
+    assert p == tmp_path / "out" / "report.html" and p.is_file()
+
+
+def test_minimal_contract_dict_renders(tmp_path: Path) -> None:
+    minimal = {
+        "plan_id": "p1",
+        "indicators": [
+            {
+                "id": "v",
+                "kind": "outcome",
+                "target": {"before": 10, "after": 5},
+                "buffer": {"before": 8, "after": 8},
+                "control": {"before": 20, "after": 19},
+                "wdq": {
+                    "gross_effect": 5,
+                    "net_effect": 4.5,
+                    "success_measure": -0.25,
+                    "buffer_measure": 0.02,
+                    "wdq": -0.08,
+                    "total_net_effect": 4.0,
+                },
+                "did": {"estimate": -0.6, "se": 0.3, "ci_low": -1.19, "ci_high": -0.01, "p": 0.045},
+            }
+        ],
+        "net_harm": {},
+    }
+    html = render_report(minimal, tmp_path).read_text("utf-8")
+    assert "V fell by 45%" in html  # exp(-0.6) = 0.549
+    assert "evidence of a real change" in html
