@@ -67,6 +67,23 @@ _EXPORTS: dict[str, str] = {
     "add_disruption": "realimpact.markets.disruptions",
     "disruption_summary": "realimpact.markets.disruptions",
     "cusum_test": "realimpact.markets.cusum",
+    # hot spots
+    "GiStar": "realimpact.hotspots",
+    "EmergingHotSpots": "realimpact.hotspots",
+    "KernelDensity": "realimpact.hotspots",
+    "kernel_density": "realimpact.hotspots",
+    "mann_kendall": "realimpact.hotspots",
+    "harm_values": "realimpact.hotspots",
+    "hotspots_gi": "realimpact.hotspots",
+    "hotspots_kde": "realimpact.hotspots",
+    "hotspots_emerging": "realimpact.hotspots",
+    # simulation, report, demo
+    "simulate_city": "realimpact.simulate",
+    "simulate_counts": "realimpact.simulate",
+    "SimulationParams": "realimpact.simulate",
+    "render_report": "realimpact.report",
+    "partner_results": "realimpact.report",
+    "run_demo": "realimpact.demo",
     # plans
     "validate_plan": "realimpact.plans",
     "load_plan": "realimpact.plans",

@@ -1,0 +1,255 @@
+"""`realimpact hotspots ...`: Gi* hot spots, kernel density, emerging hot spots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from realimpact._progress import rich_progress
+from realimpact.cli._common import JsonOpt, StoreOpt, emit, handle_errors, out, progress_enabled
+
+hotspots = typer.Typer(
+    help="Where harm concentrates: Gi* hot spots, kernel density, emerging hot spots.",
+    no_args_is_help=True,
+)
+
+LayerOpt = Annotated[str, typer.Option("--layer", help="Area layer (lsoa, grid250, ...).")]
+CrimeTypeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--crime-type", help="Crime type to include (repeatable); default all."),
+]
+WeightsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--weights",
+        help="Harm weight set (cchi, count, a stored set, or a .yaml file); default plain counts.",
+    ),
+]
+FromOpt = Annotated[str | None, typer.Option("--period-from", help="First month, YYYY-MM.")]
+ToOpt = Annotated[str | None, typer.Option("--period-to", help="Last month, YYYY-MM.")]
+ContiguityOpt = Annotated[
+    str,
+    typer.Option("--contiguity", help="Neighbours: queen, rook, knn:K or band:METRES."),
+]
+TransformOpt = Annotated[
+    str, typer.Option("--transform", help="Weights: B (binary) or R (row-standardised).")
+]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed of the permutations.")]
+CorrectionOpt = Annotated[
+    str,
+    typer.Option("--correction", help="Multiple testing: fdr_bh (default), bonferroni or none."),
+]
+InferenceOpt = Annotated[
+    str,
+    typer.Option(
+        "--inference",
+        help="auto (exact for counts, else permutations), exact, or permutation.",
+    ),
+]
+MapOpt = Annotated[Path | None, typer.Option("--map", help="Also draw a PNG map here.")]
+
+
+def _how(r: dict) -> str:
+    """How the p-values were obtained, in words for the console and map notes."""
+    if r["inference"] == "exact":
+        return "exact conditional randomisation"
+    if r["inference"] == "permutation":
+        return f"{r['permutations']} permutations (seed {r['seed']})"
+    return "normal approximation"
+
+
+def _class_table(counts: dict[str, int], title: str) -> Table:
+    t = Table("class", "areas", title=title)
+    for k, v in counts.items():
+        if v:
+            t.add_row(k, f"{v:,}")
+    return t
+
+
+@hotspots.command("gi")
+def gi(
+    layer: LayerOpt,
+    crime_type: CrimeTypeOpt = None,
+    weights: WeightsOpt = None,
+    period_from: FromOpt = None,
+    period_to: ToOpt = None,
+    contiguity: ContiguityOpt = "queen",
+    transform: TransformOpt = "B",
+    permutations: Annotated[
+        int, typer.Option("--permutations", help="Conditional permutations (0 = normal p).")
+    ] = 999,
+    seed: SeedOpt = None,
+    correction: CorrectionOpt = "fdr_bh",
+    inference: InferenceOpt = "auto",
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write areas: .geojson, .gpkg or .csv.")
+    ] = None,
+    map_path: MapOpt = None,
+    store: StoreOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Local Getis-Ord Gi* hot spots (harm-weighted with --weights), FDR-corrected."""
+    from realimpact.hotspots.export import write_areas
+    from realimpact.hotspots.layers import hotspots_gi
+    from realimpact.hotspots.maps import hotspot_map
+
+    with handle_errors(), rich_progress(progress_enabled()) as progress:
+        res = hotspots_gi(
+            store, layer, crime_types=crime_type, harm_weights=weights,
+            period_from=period_from, period_to=period_to, contiguity=contiguity,
+            transform=transform, permutations=permutations, seed=seed,
+            correction=correction, inference=inference, progress=progress,
+        )  # fmt: skip
+        frame = res.to_frame()
+        result: dict[str, Any] = res.summary()
+        outputs = {}
+        if out_path is not None:
+            outputs["out"] = write_areas(frame, out_path, layer="gi_star")
+        if map_path is not None:
+            p = res.gi.summary()
+            note = f"Gi* ({p['transform']}, {contiguity}), p: {_how(p)}, {p['correction']}"
+            outputs["map"] = hotspot_map(frame["geometry"], frame["hotspot_class"], map_path,
+                                         title=f"Gi* hot spots - {layer}", note=note)  # fmt: skip
+        top = frame[frame["hotspot_class"].str.startswith("hot")].nlargest(10, "gi_z")
+        result["top_hot"] = [
+            {"area_id": str(r.area_id), "value": float(r.value), "gi_z": float(r.gi_z),
+             "p_adjusted": float(r.p_adjusted), "hotspot_class": r.hotspot_class}
+            for r in top.itertuples()
+        ]  # fmt: skip
+        result["outputs"] = outputs
+
+    def render(r: dict) -> None:
+        out.print(
+            f"Gi* on layer [bold]{r['layer']}[/]: {r['n_areas']:,} areas, value = {r['value']}"
+            f"{' (' + r['harm_weights'] + ')' if r['harm_weights'] else ''}, "
+            f"p: {_how(r)}, {r['correction']}"
+        )
+        out.print(_class_table(r["classes"], "areas per class"))
+        for n in r["notes"]:
+            out.print(f"[yellow]note:[/] {n}")
+        for k, o in r["outputs"].items():
+            out.print(f"{k}: {o['path']}")
+
+    emit(result, json, render)
+
+
+@hotspots.command("kde")
+def kde(
+    cell: Annotated[float, typer.Option("--cell", help="Cell size in metres.")] = 50.0,
+    bandwidth: Annotated[
+        float | None,
+        typer.Option("--bandwidth", help="Metres; default: ArcGIS Pro's automatic rule."),
+    ] = None,
+    kernel: Annotated[str, typer.Option("--kernel", help="quartic or gaussian.")] = "quartic",
+    crime_type: CrimeTypeOpt = None,
+    weights: WeightsOpt = None,
+    period_from: FromOpt = None,
+    period_to: ToOpt = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write the grid: .tif, .asc, .geojson or .gpkg.")
+    ] = None,
+    map_path: MapOpt = None,
+    store: StoreOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Kernel density surface of crime points (harm-weighted with --weights)."""
+    from realimpact.hotspots.export import write_density
+    from realimpact.hotspots.layers import hotspots_kde
+    from realimpact.hotspots.maps import density_map
+
+    with handle_errors():
+        k = hotspots_kde(
+            store, crime_types=crime_type, harm_weights=weights, period_from=period_from,
+            period_to=period_to, cell=cell, bandwidth=bandwidth, kernel=kernel,
+        )  # fmt: skip
+        result: dict[str, Any] = {**k.summary(), "harm_weights": weights, "outputs": {}}
+        if out_path is not None:
+            result["outputs"]["out"] = write_density(k, out_path)
+        if map_path is not None:
+            result["outputs"]["map"] = density_map(k, map_path, title="Kernel density")
+
+    def render(r: dict) -> None:
+        out.print(
+            f"{r['kernel']} KDE of {r['n_points']:,} points: bandwidth {r['bandwidth_m']:.0f} m "
+            f"({r['bandwidth_rule']}), cell {r['cell_m']:g} m, {r['rows']} x {r['columns']} cells,"
+            f" max {r['max_density_per_km2']:.1f} {r['units']}"
+        )
+        for n in r["notes"]:
+            out.print(f"[yellow]note:[/] {n}")
+        for key, o in r["outputs"].items():
+            out.print(f"{key}: {o['path']}")
+
+    emit(result, json, render)
+
+
+@hotspots.command("emerging")
+def emerging(
+    layer: LayerOpt,
+    crime_type: CrimeTypeOpt = None,
+    weights: WeightsOpt = None,
+    period_from: FromOpt = None,
+    period_to: ToOpt = None,
+    contiguity: ContiguityOpt = "queen",
+    transform: TransformOpt = "B",
+    permutations: Annotated[
+        int, typer.Option("--permutations", help="Permutations per month (0 = normal p).")
+    ] = 999,
+    seed: SeedOpt = None,
+    correction: CorrectionOpt = "fdr_bh",
+    inference: InferenceOpt = "auto",
+    alpha: Annotated[float, typer.Option("--alpha", help="Significance of a hot month.")] = 0.05,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write areas: .geojson, .gpkg or .csv.")
+    ] = None,
+    map_path: MapOpt = None,
+    store: StoreOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Emerging hot spots: Gi* per month plus a Mann-Kendall trend, ESRI's categories."""
+    from realimpact.hotspots.export import write_areas
+    from realimpact.hotspots.layers import hotspots_emerging
+    from realimpact.hotspots.maps import hotspot_map
+
+    with handle_errors(), rich_progress(progress_enabled()) as progress:
+        eh, areas, params = hotspots_emerging(
+            store, layer, crime_types=crime_type, harm_weights=weights,
+            period_from=period_from, period_to=period_to, contiguity=contiguity,
+            transform=transform, permutations=permutations, seed=seed,
+            correction=correction, alpha=alpha, inference=inference, progress=progress,
+        )  # fmt: skip
+        frame = eh.to_frame()
+        frame.insert(1, "name", areas["name"].to_numpy())
+        frame["geometry"] = areas["geometry"].to_numpy()
+        result: dict[str, Any] = {**params, **eh.summary(), "outputs": {}}
+        if out_path is not None:
+            result["outputs"]["out"] = write_areas(frame, out_path, layer="emerging")
+        if map_path is not None:
+            result["outputs"]["map"] = hotspot_map(
+                frame["geometry"], frame["category"], map_path, palette="emerging",
+                title=f"Emerging hot spots - {layer} {params_period(eh)}",
+                note=f"Gi* per month ({correction}, alpha {alpha}) + Mann-Kendall",
+            )  # fmt: skip
+
+    def render(r: dict) -> None:
+        out.print(
+            f"emerging hot spots on [bold]{r['layer']}[/]: {r['n_areas']:,} areas, "
+            f"{r['n_periods']} months {r['periods'][0]}..{r['periods'][1]}"
+        )
+        out.print(_class_table(r["categories"], "areas per category"))
+        for n in r["notes"]:
+            out.print(f"[yellow]note:[/] {n}")
+        for key, o in r["outputs"].items():
+            out.print(f"{key}: {o['path']}")
+
+    emit(result, json, render)
+
+
+def params_period(eh: Any) -> str:
+    return f"{eh.periods[0]}..{eh.periods[-1]}"
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(hotspots, name="hotspots")

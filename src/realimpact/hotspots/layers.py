@@ -1,0 +1,289 @@
+"""Hot-spot analyses on what the store holds: the functions the CLI calls.
+
+Each reads small aggregated frames through :mod:`realimpact.store.queries`
+(counts per area, points), turns them into values with the harm weights, and
+hands plain arrays to the statistics (:mod:`.gi`, :mod:`.kde`,
+:mod:`.emerging`), which know nothing about the store.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from realimpact._progress import ProgressFn
+from realimpact.errors import InputError
+from realimpact.store import Store, open_store
+
+__all__ = ["GiLayerResult", "hotspots_emerging", "hotspots_gi", "hotspots_kde"]
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+StoreLike = Store | str | os.PathLike | None
+
+
+def _open(store: StoreLike) -> tuple[Store, bool]:
+    if isinstance(store, Store):
+        return store, False
+    return open_store(store), True
+
+
+def _check_month(value: str | None, option: str) -> str | None:
+    if value is not None and not _MONTH.match(value):
+        raise InputError(f"{option}: {value!r} is not a month (YYYY-MM)")
+    return value
+
+
+def _months(first: str, last: str) -> list[str]:
+    p = pd.period_range(first, last, freq="M")
+    return [str(m) for m in p]
+
+
+def resolve_harm_weights(
+    harm_weights: str | Mapping[str, float] | None, store: Store | None = None
+) -> tuple[dict[str, float] | None, str | None]:
+    """``--weights NAME`` (shipped/stored set or YAML path) or a mapping -> (weights, name)."""
+    if harm_weights is None:
+        return None, None
+    if isinstance(harm_weights, Mapping):
+        return {str(k): float(v) for k, v in harm_weights.items()}, "custom"
+    from realimpact.harm.weights import get_weights
+
+    ws = get_weights(str(harm_weights), store)
+    return dict(ws.weights), ws.name
+
+
+def _period_text(month_from: str | None, month_to: str | None) -> str:
+    if month_from or month_to:
+        return f"{month_from or 'start'}..{month_to or 'end'}"
+    return "all months"
+
+
+@dataclass
+class GiLayerResult:
+    """Gi* on a stored layer: the statistic plus the areas it was run on."""
+
+    gi: Any  # GiStar
+    areas: pd.DataFrame  # area_id, name, geometry
+    params: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        """``area_id, name, value, gi_z, p_sim, p_norm, p_adjusted, hotspot_class, geometry``."""
+        f = self.gi.to_frame()
+        f.insert(1, "name", self.areas["name"].to_numpy())
+        f["geometry"] = self.areas["geometry"].to_numpy()
+        return f
+
+    def summary(self) -> dict[str, Any]:
+        return {**self.params, **self.gi.summary(), "notes": [*self.notes, *self.gi.notes]}
+
+
+def _layer_values(
+    st: Store,
+    layer: str,
+    crime_types: Sequence[str] | None,
+    weights: dict[str, float] | None,
+    month_from: str | None,
+    month_to: str | None,
+    by_month: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """(areas, counts, notes); counts restricted to the layer's areas."""
+    from realimpact.store.queries import load_layer, record_counts
+
+    areas = load_layer(st, layer).reset_index(drop=True)
+    if areas.empty:
+        raise InputError(f"--layer {layer}: the layer has no areas (empty layer)")
+    by = ("month", "crime_type") if by_month else ("crime_type",)
+    counts = record_counts(
+        st, layer=layer, by=by, crime_types=list(crime_types) if crime_types else None,
+        month_from=month_from, month_to=month_to,
+    )  # fmt: skip
+    what = ", ".join(crime_types) if crime_types else "all crime types"
+    if counts.empty or counts["n"].sum() == 0:
+        raise InputError(
+            f"--period {_period_text(month_from, month_to)}: no crimes ({what}) in layer "
+            f"{layer!r}; check the period and crime types"
+        )
+    notes = []
+    inside = counts["area_id"].isin(set(areas["area_id"]))
+    if not inside.all():
+        lost = int(counts.loc[~inside, "n"].sum())
+        notes.append(f"{lost} record(s) in areas outside layer {layer!r} left out")
+        counts = counts[inside]
+    if weights is not None:
+        unknown = sorted(set(counts["crime_type"]) - set(weights))
+        if unknown:
+            raise InputError(f"--weights: no harm weight for crime type(s) {', '.join(unknown)}")
+    return areas, counts, notes
+
+
+def hotspots_gi(
+    store: StoreLike,
+    layer: str,
+    *,
+    crime_types: Sequence[str] | None = None,
+    harm_weights: str | Mapping[str, float] | None = None,
+    period_from: str | None = None,
+    period_to: str | None = None,
+    contiguity: str = "queen",
+    transform: str = "B",
+    permutations: int = 999,
+    seed: int | None = None,
+    correction: str = "fdr_bh",
+    alternative: str = "two-sided",
+    inference: str = "auto",
+    progress: ProgressFn | None = None,
+) -> GiLayerResult:
+    """Gi* hot spots of (harm-weighted) crime counts on a stored area layer."""
+    from realimpact.geo.weights import build_weights
+    from realimpact.hotspots.gi import GiStar, harm_values
+
+    _check_month(period_from, "--period-from")
+    _check_month(period_to, "--period-to")
+    st, own = _open(store)
+    try:
+        weights_map, weights_name = resolve_harm_weights(harm_weights, st)
+        areas, counts, notes = _layer_values(
+            st, layer, crime_types, weights_map, period_from, period_to, by_month=False
+        )
+    finally:
+        if own:
+            st.close()
+    values = harm_values(counts, weights_map, area_ids=areas["area_id"].tolist())
+    if layer == "lsoa" and areas["geometry"].isna().any():
+        raise InputError(
+            "--layer lsoa: LSOA boundaries are not loaded, so neighbours are unknown; "
+            "load them with `realimpact ingest boundaries PATH --layer lsoa` or use a grid layer"
+        )
+    w = build_weights(areas["area_id"].tolist(), areas["geometry"].to_numpy(), contiguity)
+    if w.n_islands:
+        shown = ", ".join(map(str, w.islands[:5])) + (" ..." if w.n_islands > 5 else "")
+        notes.append(f"{w.n_islands} area(s) without neighbours, not tested: {shown}")
+    gi = GiStar(
+        values, w, transform=transform, permutations=permutations, seed=seed,
+        alternative=alternative, correction=correction, inference=inference, progress=progress,
+    )  # fmt: skip
+    params = {
+        "layer": layer,
+        "crime_types": list(crime_types) if crime_types else None,
+        "harm_weights": weights_name,
+        "value": "harm-weighted count" if weights_map else "count",
+        "period_from": period_from,
+        "period_to": period_to,
+        "contiguity": contiguity,
+    }
+    return GiLayerResult(gi=gi, areas=areas[["area_id", "name", "geometry"]], params=params,
+                         notes=notes)  # fmt: skip
+
+
+def hotspots_emerging(
+    store: StoreLike,
+    layer: str,
+    *,
+    crime_types: Sequence[str] | None = None,
+    harm_weights: str | Mapping[str, float] | None = None,
+    period_from: str | None = None,
+    period_to: str | None = None,
+    contiguity: str = "queen",
+    transform: str = "B",
+    permutations: int = 999,
+    seed: int | None = None,
+    correction: str = "fdr_bh",
+    alpha: float = 0.05,
+    trend_alpha: float = 0.05,
+    inference: str = "auto",
+    progress: ProgressFn | None = None,
+) -> tuple[Any, pd.DataFrame, dict[str, Any]]:
+    """Emerging hot spots per month on a stored layer -> (EmergingHotSpots, areas, params)."""
+    from realimpact.geo.weights import build_weights
+    from realimpact.hotspots.emerging import EmergingHotSpots
+
+    _check_month(period_from, "--period-from")
+    _check_month(period_to, "--period-to")
+    st, own = _open(store)
+    try:
+        weights_map, weights_name = resolve_harm_weights(harm_weights, st)
+        areas, counts, notes = _layer_values(
+            st, layer, crime_types, weights_map, period_from, period_to, by_month=True
+        )
+    finally:
+        if own:
+            st.close()
+    months = _months(period_from or counts["month"].min(), period_to or counts["month"].max())
+    n = counts["n"].astype(float)
+    if weights_map is not None:
+        n = n * counts["crime_type"].map(weights_map).astype(float)
+    mat = (
+        pd.DataFrame({"area_id": counts["area_id"], "month": counts["month"], "v": n})
+        .pivot_table(index="area_id", columns="month", values="v", aggfunc="sum", fill_value=0.0)
+        .reindex(index=areas["area_id"], columns=months, fill_value=0.0)
+    )
+    if layer == "lsoa" and areas["geometry"].isna().any():
+        raise InputError(
+            "--layer lsoa: LSOA boundaries are not loaded, so neighbours are unknown; "
+            "load them with `realimpact ingest boundaries PATH --layer lsoa` or use a grid layer"
+        )
+    w = build_weights(areas["area_id"].tolist(), areas["geometry"].to_numpy(), contiguity)
+    eh = EmergingHotSpots(
+        mat, w, transform=transform, permutations=permutations, seed=seed,
+        correction=correction, alpha=alpha, trend_alpha=trend_alpha, inference=inference,
+        progress=progress,
+    )  # fmt: skip
+    eh.notes[:0] = notes
+    params = {
+        "layer": layer,
+        "crime_types": list(crime_types) if crime_types else None,
+        "harm_weights": weights_name,
+        "contiguity": contiguity,
+    }
+    return eh, areas[["area_id", "name", "geometry"]], params
+
+
+def hotspots_kde(
+    store: StoreLike,
+    *,
+    crime_types: Sequence[str] | None = None,
+    harm_weights: str | Mapping[str, float] | None = None,
+    period_from: str | None = None,
+    period_to: str | None = None,
+    cell: float = 50.0,
+    bandwidth: float | None = None,
+    kernel: str = "quartic",
+) -> Any:
+    """Kernel density of (harm-weighted) crime points -> KernelDensity."""
+    from realimpact.hotspots.kde import kernel_density
+    from realimpact.store.queries import record_points
+
+    _check_month(period_from, "--period-from")
+    _check_month(period_to, "--period-to")
+    st, own = _open(store)
+    try:
+        weights_map, _ = resolve_harm_weights(harm_weights, st)
+        pts = record_points(
+            st, crime_types=list(crime_types) if crime_types else None,
+            month_from=period_from, month_to=period_to,
+        )  # fmt: skip
+    finally:
+        if own:
+            st.close()
+    if pts.empty:
+        what = ", ".join(crime_types) if crime_types else "all crime types"
+        raise InputError(
+            f"--period {_period_text(period_from, period_to)}: no crimes ({what}) with "
+            "coordinates in the store"
+        )
+    w = None
+    if weights_map is not None:
+        unknown = sorted(set(pts["crime_type"]) - set(weights_map))
+        if unknown:
+            raise InputError(f"--weights: no harm weight for crime type(s) {', '.join(unknown)}")
+        w = pts["crime_type"].map(weights_map).to_numpy(dtype=float)
+    return kernel_density(
+        pts["easting"].to_numpy(dtype=float), pts["northing"].to_numpy(dtype=float), w,
+        cell=cell, bandwidth=bandwidth, kernel=kernel,
+    )  # fmt: skip

@@ -1,0 +1,170 @@
+"""`realimpact hotspots gi|kde|emerging` through the store, on the Merseyside data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from realimpact.cli import app
+from realimpact.hotspots.emerging import CATEGORIES
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def store_file(tmp_path_factory, shared: Path) -> Path:
+    from realimpact.geo.areas import build_grid
+    from realimpact.sources.police_uk import ingest_police_uk
+    from realimpact.store import open_store
+
+    path = tmp_path_factory.mktemp("hot") / "mers.duckdb"
+    with open_store(path) as st:
+        ingest_police_uk([shared / "data" / "police_uk" / "merseyside" / "street"], st)
+        build_grid(st, cell=500, layer="grid500", force="Merseyside Police")
+    return path
+
+
+def _run(store: Path, *args: str):
+    return runner.invoke(app, [*args, "--store", str(store)])
+
+
+def _json(res) -> dict:
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def _csv_counts(shared: Path, types: list[str]) -> pd.DataFrame:
+    """Crime counts per crime type and 500 m cell id, computed from the CSVs (not our ingest)."""
+    from pyproj import Transformer
+
+    files = sorted((shared / "data" / "police_uk" / "merseyside" / "street").glob("*.csv"))
+    df = pd.concat([pd.read_csv(f, usecols=["Longitude", "Latitude", "Crime type"]) for f in files])
+    df = df[df["Crime type"].isin(types)].dropna(subset=["Longitude", "Latitude"])
+    x, y = Transformer.from_crs(4326, 27700, always_xy=True).transform(
+        df["Longitude"].to_numpy(), df["Latitude"].to_numpy()
+    )
+    ids = [f"E{int(a)}N{int(b)}" for a, b in zip(x // 500 * 500, y // 500 * 500, strict=True)]
+    return pd.DataFrame({"area_id": ids, "crime_type": df["Crime type"].to_numpy()})
+
+
+def test_gi_cli_geojson_matches_esda_on_the_stored_grid(store_file, tmp_path, shared):
+    esda = pytest.importorskip("esda")
+    libpysal = pytest.importorskip("libpysal")
+    import warnings
+
+    out = tmp_path / "gi.geojson"
+    res = _json(_run(store_file, "hotspots", "gi", "--layer", "grid500", "--crime-type", "Drugs",
+                     "--permutations", "99", "--seed", "3", "--inference", "permutation",
+                     "--out", str(out), "--json"))  # fmt: skip
+    assert res["seed"] == 3 and res["permutations"] == 99 and res["correction"] == "fdr_bh"
+    assert res["inference"] == "permutation"
+    gj = json.loads(out.read_text())
+    assert "EPSG::27700" in json.dumps(gj["crs"])
+    props = pd.DataFrame([f["properties"] for f in gj["features"]])
+    assert {"area_id", "value", "gi_z", "p_sim", "p_adjusted", "hotspot_class"} <= set(props)
+    assert props[["gi_z", "p_sim", "p_adjusted"]].notna().all().all()
+    # values are the Drugs counts per cell, counted independently from the CSVs
+    expected = _csv_counts(shared, ["Drugs"])["area_id"].value_counts()
+    got = props.set_index("area_id")["value"]
+    assert got.sum() == 3711
+    pd.testing.assert_series_equal(
+        got[got > 0].sort_index(), expected.astype(float).sort_index(),
+        check_names=False, check_index_type=False,
+    )  # fmt: skip
+    # z equals esda's Gi* on the same lattice (ids E<x>N<y>, rows south to north)
+    xy = props["area_id"].str.extract(r"E(\d+)N(\d+)").astype(int)
+    ncols, nrows = xy[0].nunique(), xy[1].nunique()
+    order = np.lexsort((xy[0].to_numpy(), xy[1].to_numpy()))
+    w = libpysal.weights.lat2W(nrows, ncols, rook=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        e = esda.G_Local(props["value"].to_numpy()[order], w, transform="B", star=True,
+                         permutations=0)  # fmt: skip
+    np.testing.assert_allclose(props["gi_z"].to_numpy()[order], e.Zs, atol=1e-6, rtol=0)
+
+
+def test_gi_cli_harm_weights_enter_the_value(store_file, tmp_path, shared):
+    from realimpact.harm.weights import get_weights
+
+    types = ["Drugs", "Possession of weapons", "Robbery"]
+    args = ["hotspots", "gi", "--layer", "grid500", "--permutations", "0", "--json"]
+    for t in types:
+        args += ["--crime-type", t]
+    plain_csv, harm_csv = tmp_path / "plain.csv", tmp_path / "harm.csv"
+    plain = _json(_run(store_file, *args, "--out", str(plain_csv)))
+    harm = _json(_run(store_file, *args, "--weights", "cchi", "--out", str(harm_csv)))
+    assert plain["value"] == "count" and harm["harm_weights"] == "cchi"
+    cchi = get_weights("cchi").weights
+    p = pd.read_csv(plain_csv).set_index("area_id")
+    h = pd.read_csv(harm_csv).set_index("area_id")
+    assert h["value"].sum() != p["value"].sum()
+    assert not np.allclose(h["gi_z"], p["gi_z"])
+    # value per cell = sum over types of count x weight, counted from the CSVs
+    c = _csv_counts(shared, types)
+    expected = c["crime_type"].map(cchi).groupby(c["area_id"]).sum()
+    pd.testing.assert_series_equal(
+        h.loc[h["value"] > 0, "value"].sort_index(),
+        expected.astype(float).sort_index(),
+        check_names=False,
+    )
+    assert "wkt" in h.columns and h["wkt"].str.startswith("POLYGON").all()
+
+
+def test_gi_cli_gpkg_and_map(store_file, tmp_path):
+    import pyogrio
+
+    res = _json(_run(store_file, "hotspots", "gi", "--layer", "grid500", "--crime-type", "Drugs",
+                     "--out", str(tmp_path / "g.gpkg"),
+                     "--map", str(tmp_path / "g.png"), "--json"))  # fmt: skip
+    assert res["inference"] == "exact"  # counts: the exact null is used by default
+    assert res["classes"]["hot-99"] > 0 and res["top_hot"][0]["hotspot_class"] == "hot-99"
+    info = pyogrio.read_info(tmp_path / "g.gpkg")
+    assert info["crs"] == "EPSG:27700" and info["features"] == res["n_areas"]
+    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--period-from", "2020-01", "--period-to", "2020-02"], "no crimes"),
+        (["--contiguity", "hex"], "--contiguity"),
+        (["--period-from", "2019-13"], "not a month"),
+        (["--weights", "nosuchset"], "--weights"),
+        (["--out", "x.shp"], "can be written as"),
+    ],
+)
+def test_gi_cli_bad_input_exits_2_with_one_line(store_file, args, message):
+    res = _run(store_file, "hotspots", "gi", "--layer", "grid500", "--permutations", "0", *args)
+    assert res.exit_code == 2
+    assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_gi_cli_lsoa_without_boundaries_is_explained(store_file):
+    res = _run(store_file, "hotspots", "gi", "--layer", "lsoa", "--permutations", "0")
+    assert res.exit_code == 2 and "boundaries" in res.stderr
+
+
+def test_kde_cli_reports_bandwidth_and_cell(store_file, tmp_path):
+    res = _json(_run(store_file, "hotspots", "kde", "--crime-type", "Drugs", "--cell", "200",
+                     "--out", str(tmp_path / "k.asc"), "--map", str(tmp_path / "k.png"),
+                     "--json"))  # fmt: skip
+    assert res["cell_m"] == 200 and res["bandwidth_m"] > 0 and res["n_points"] == 3711
+    assert res["bandwidth_rule"].startswith("ArcGIS")
+    assert (tmp_path / "k.prj").exists() and (tmp_path / "k.png").exists()
+
+
+def test_emerging_cli_runs_and_rejects_a_month_without_data(store_file, tmp_path):
+    res = _json(_run(store_file, "hotspots", "emerging", "--layer", "grid500", "--crime-type",
+                     "Drugs", "--out", str(tmp_path / "e.geojson"), "--json"))  # fmt: skip
+    assert res["n_periods"] == 5 and res["periods"] == ["2018-10", "2019-02"]
+    assert any("at least 10" in n for n in res["notes"])
+    gj = json.loads((tmp_path / "e.geojson").read_text())
+    assert {f["properties"]["category"] for f in gj["features"]} <= set(CATEGORIES)
+    bad = _run(store_file, "hotspots", "emerging", "--layer", "grid500", "--crime-type", "Drugs",
+               "--period-from", "2018-09", "--period-to", "2019-02")  # fmt: skip
+    assert bad.exit_code == 2 and "period 2018-09: no records" in bad.stderr
