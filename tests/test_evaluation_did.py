@@ -178,3 +178,61 @@ def test_did_input_errors():
         did_counts(df, ["Z999"], ["A001", "A002"], start="2019-01")
     with pytest.raises(ValidationError, match="YYYY-MM"):
         month_index(["2019/05"])
+
+
+def test_did_t_interval_equals_statsmodels_use_t_with_clusters_minus_one_df():
+    """statsmodels' ``cov_type="cluster", use_t=True`` uses t with G - 1 df (covtype.py)."""
+    df = _panel(12)
+    target = sorted(df.loc[df["treated"], "area_id"].unique())
+    control = sorted(df.loc[~df["treated"], "area_id"].unique())
+    res = did_counts(df, target, control, start="2019-01", ssc="statsmodels")
+    X = sm.add_constant(pd.get_dummies(df[["area_id", "month"]], drop_first=True, dtype=float))
+    X.insert(1, "d", df["d"].to_numpy())
+    ref = sm.GLM(df["n"].to_numpy(), X, family=sm.families.Poisson()).fit(
+        cov_type="cluster",
+        cov_kwds={"groups": pd.factorize(df["area_id"])[0]},
+        use_t=True,
+        tol=1e-13,
+    )
+    assert ref.use_t and ref.df_resid_inference == 29
+    assert res.inference == "t" and res.df == 29 == res.n_clusters - 1
+    assert res.estimate == pytest.approx(ref.params["d"], abs=TOL)
+    assert res.se == pytest.approx(ref.bse["d"], abs=TOL)
+    lo, hi = ref.conf_int().loc["d"]
+    assert res.ci_low == pytest.approx(lo, abs=TOL)
+    assert res.ci_high == pytest.approx(hi, abs=TOL)
+    assert res.p == pytest.approx(ref.pvalues["d"], abs=TOL)
+    d = res.to_dict()
+    assert d["inference"] == "t" and d["df"] == 29 and "t with 29 df" in d["method"]
+
+
+def test_did_default_t_interval_from_fixest_se_and_scipy_t():
+    """Default: fixest's small-sample SE (as pyfixest's fepois) read with t(G - 1) from scipy."""
+    from scipy import stats
+
+    df = _panel(13, n_areas=24)
+    target = sorted(df.loc[df["treated"], "area_id"].unique())
+    control = sorted(df.loc[~df["treated"], "area_id"].unique())
+    res = did_counts(df, target, control, start="2019-01")
+    fit = _ours(df, ssc="fixest")
+    b, se, g = fit.coef[0], fit.se[0], 24
+    q = stats.t.ppf(0.975, g - 1)
+    assert res.se == pytest.approx(se, abs=1e-12)  # the SE does not change, only the reading
+    assert (res.ci_low, res.ci_high) == pytest.approx((b - q * se, b + q * se), abs=1e-9)
+    assert res.p == pytest.approx(2 * stats.t.sf(abs(b / se), g - 1), abs=1e-12)
+    # The pre-trend test and the placebos are read the same way.
+    assert res.pre_trend.extra["inference"] == "t" and res.pre_trend.extra["df"] == g - 1
+    assert all(p.extra["df"] == g - 1 for p in res.placebos)
+    normal = did_counts(df, target, control, start="2019-01", inference="normal")
+    z = stats.norm.ppf(0.975)
+    assert normal.inference == "normal" and normal.df is None
+    assert normal.se == res.se
+    assert (normal.ci_low, normal.ci_high) == pytest.approx((b - z * se, b + z * se), abs=1e-9)
+    assert normal.p == pytest.approx(2 * stats.norm.sf(abs(b / se)), abs=1e-12)
+    assert normal.ci_high - normal.ci_low < res.ci_high - res.ci_low
+
+
+def test_did_unknown_inference_is_refused():
+    df = _panel(14)
+    with pytest.raises(ValidationError, match="inference"):
+        did_counts(df, ["A000"], ["A010"], start="2019-01", inference="bootstrap")

@@ -33,8 +33,9 @@ PLAN = {
     "start": "2020-03",
     "end": "2020-05",
     "areas": {"layer": "lsoa", "target": TARGET, "buffer": BUFFER, "control": CONTROL},
-    "harms": [{"id": "violence", "mechanism": "fewer people about, fewer conflicts"}],
-    "tactics": ["high-visibility-patrol"],
+    # Harm and tactic ids from the catalogues (realimpact.harm.taxonomy, plans.catalogues).
+    "harms": [{"id": "ph-increase-violence", "mechanism": "fewer people about, fewer conflicts"}],
+    "tactics": ["visible-street-patrols"],
     "indicators": [
         {
             "id": "drugs-crime",
@@ -63,8 +64,9 @@ PLAN = {
     ],
     "displacement": {"expected": "spatial, to neighbouring streets"},
     "unintended_consequences": [
-        {"id": "violence-after-disruption", "mitigation": "patrols", "monitor": "violence"},
-        {"id": "children-affected", "mitigation": "safeguarding referrals"},
+        # Real ids from realimpact.harm.taxonomy.enforcement_harms() (seed 000 and 001).
+        {"id": "enf-drug-debt-violence", "mitigation": "patrols", "monitor": "violence"},
+        {"id": "enf-harm-to-dealers-families", "mitigation": "safeguarding referrals"},
     ],
     "partners": ["housing"],
 }
@@ -223,9 +225,9 @@ def test_net_harm_sums_weighted_total_net_effects(store_file, plan_file, street)
             expect += w * ((c["target"][0] + c["buffer"][0]) * r - c["target"][1] - c["buffer"][1])
     assert nh["crime_harm"]["estimate"] == pytest.approx(expect, rel=1e-9)
     harms = {h["id"]: h for h in nh["operation_harms"]}
-    assert harms["violence-after-disruption"]["status"] == "measured"
-    assert harms["children-affected"]["status"] == "not measured"
-    assert "children-affected" in nh["statement"]
+    assert harms["enf-drug-debt-violence"]["status"] == "measured"
+    assert harms["enf-harm-to-dealers-families"]["status"] == "not measured"
+    assert "enf-harm-to-dealers-families" in nh["statement"]
 
 
 def test_partner_results_suppress_counts_below_five(store_file, plan_file, tmp_path):
@@ -237,6 +239,17 @@ def test_partner_results_suppress_counts_below_five(store_file, plan_file, tmp_p
         for r in i["monthly"] or []:
             assert not (isinstance(r["n"], int) and 0 < r["n"] < 5)
     assert json.loads((tmp_path / "results.json").read_text())["suppressed_below"] == 5
+
+
+def test_the_plan_validates_against_the_store(store_file, plan_file):
+    """Every id in the test plan is a catalogue id, so `plan validate` finds no error."""
+    from realimpact.plans.validate import validate_plan
+    from realimpact.store import open_store
+
+    with open_store(store_file) as st:
+        v = validate_plan(plan_file, st)
+    assert v.valid, v.errors
+    assert not [w for w in v.warnings if "unknown" in str(w)]
 
 
 def test_overlapping_areas_are_refused(store_file):

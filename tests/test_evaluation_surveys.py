@@ -93,5 +93,5 @@ def test_independent_waves_per_group():
 
 
 def test_bad_wave_label_is_a_one_line_error():
-    with pytest.raises(ValidationError, match=r"^wave: wave must be before or after"):
+    with pytest.raises(ValidationError, match=r"^wave: values must be before or after"):
         survey_results(_long([("a", "during", 3, "x"), ("b", "after", 2, "x")]), panel=False)

@@ -36,7 +36,13 @@ from realimpact.evaluation.net_harm import harm_balance, tne_estimate
 from realimpact.evaluation.results import Estimate
 from realimpact.evaluation.surveys import survey_results
 
-__all__ = ["EvaluationResult", "IndicatorResult", "evaluate", "suppress_small_counts"]
+__all__ = [
+    "EvaluationResult",
+    "IndicatorResult",
+    "evaluate",
+    "suppress_small_counts",
+    "survey_file",
+]
 
 ROLES = ("target", "buffer", "control")
 SUPPRESS_BELOW = 5
@@ -330,17 +336,49 @@ def _designs(
         res.notes.append(f"interrupted time series not estimated: {e}")
 
 
-def _survey_data(ind: Any, surveys: Mapping[str, pd.DataFrame] | None) -> pd.DataFrame | None:
+def survey_file(plan: Any, ind: Any) -> tuple[str, Path] | None:
+    """(key, path) of a survey indicator's ``file:`` (or ``path:``), or None if it names none.
+
+    A relative name is read beside the plan file, never from the current
+    folder: ``realimpact simulate`` writes ``plan.yaml`` next to its survey CSVs
+    and names them bare, and an evaluation must not depend on where it is run
+    from. A plan given as a mapping (no file) resolves against the current folder.
+    """
+    for key in ("file", "path"):
+        name = ind.extra.get(key)
+        if name is None or str(name).strip() == "":
+            continue
+        path = Path(str(name)).expanduser()
+        if not path.is_absolute() and getattr(plan, "path", None):
+            path = Path(plan.path).parent / path
+        return key, path
+    return None
+
+
+def _survey_data(
+    plan: Any, ind: Any, surveys: Mapping[str, pd.DataFrame] | None
+) -> tuple[pd.DataFrame, str] | None:
+    """(answers, where they came from) for a ``survey:<name>`` indicator, or None."""
     name = ind.source_name
     if surveys and name in surveys:
-        return surveys[name]
-    path = ind.extra.get("file") or ind.extra.get("path")
-    if path:
-        try:
-            return pd.read_csv(path)
-        except FileNotFoundError:
-            raise InputError(f"indicators[{ind.id}].file: {path}: no such file") from None
-    return None
+        return surveys[name], f"surveys[{name!r}]"
+    found = survey_file(plan, ind)
+    if found is None:
+        return None
+    key, path = found
+    idx = next((i for i, x in enumerate(plan.indicators) if x is ind), None)
+    field_ = f"indicators[{idx}].{key}" if idx is not None else f"indicators.{ind.id}.{key}"
+    given = ind.extra.get(key)
+    try:
+        return pd.read_csv(path), str(path)
+    except FileNotFoundError:
+        where = f" (looked for {path}, beside the plan)" if str(path) != str(given) else ""
+        raise InputError(f"{field_}: {given}: no such file{where}") from None
+    except IsADirectoryError:
+        raise InputError(f"{field_}: {path}: is a folder, not a CSV file") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        reason = " ".join(str(e).split()) or type(e).__name__
+        raise InputError(f"{field_}: {path}: not a readable CSV ({reason})") from None
 
 
 def evaluate(
@@ -482,15 +520,19 @@ def _evaluate(p, st, out_dir, harm_weights, surveys, family, audience, write_rep
                         st, objects=ind.crime_types or None, baseline=base, follow_up=fw
                     )
         elif sk == "survey":
-            df = _survey_data(ind, surveys)
-            if df is None:
+            got = _survey_data(p, ind, surveys)
+            if got is None:
                 res.notes.append(
                     f"no data for survey {ind.source_name!r}: pass surveys= or "
                     "give the indicator a file: CSV"
                 )
             else:
+                df, origin = got
                 panel = bool(ind.extra.get("panel", False))
-                res.survey = survey_results(df, panel=panel)
+                try:
+                    res.survey = survey_results(df, panel=panel)
+                except ValidationError as e:
+                    raise ValidationError(f"{origin}: {e}") from None
                 res.sms.append(sms_statement("survey"))
         else:
             res.notes.append(

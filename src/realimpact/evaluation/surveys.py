@@ -143,7 +143,7 @@ def survey_results(df: pd.DataFrame, *, panel: bool, level: float = 0.95) -> lis
     d["wave"] = d["wave"].astype(str).str.lower()
     bad = set(d["wave"]) - {"before", "after"}
     if bad:
-        raise ValidationError(f"wave must be before or after, got {sorted(bad)}", source="wave")
+        raise ValidationError(f"values must be before or after, got {sorted(bad)}", source="wave")
     d["score"] = pd.to_numeric(d["score"], errors="coerce")
     for c in ("group", "question"):
         if c not in d.columns:
