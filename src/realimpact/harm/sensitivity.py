@@ -4,6 +4,11 @@ A ranking of areas by CCHI harm and one by community priorities can agree or
 not; users must see how much before acting on either (issue 3). For each
 period: Spearman's rho and Kendall's tau-b between the two harm totals over the
 same areas (scipy.stats), and the overlap of the top-N areas.
+
+Areas with no harm under either weighting in a period (no records at all)
+are left out of that period's comparison: thousands of tied zeros would
+otherwise push every correlation towards 1 and hide real disagreement among
+the areas that have crime. Their number is reported as ``areas_without_harm``.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ def compare_indices(a: pd.DataFrame, b: pd.DataFrame, top: int = 10) -> dict[str
     from scipy import stats
 
     per_period = []
-    for period, g in m.groupby("period", sort=True):
+    for period, whole in m.groupby("period", sort=True):
+        g = whole[(whole["harm_a"] != 0) | (whole["harm_b"] != 0)]
         ha = g["harm_a"].round(RANK_DECIMALS)
         hb = g["harm_b"].round(RANK_DECIMALS)
         rho = stats.spearmanr(ha, hb).statistic if len(g) > 1 else float("nan")
@@ -40,11 +46,12 @@ def compare_indices(a: pd.DataFrame, b: pd.DataFrame, top: int = 10) -> dict[str
             {
                 "period": period,
                 "areas": len(g),
+                "areas_without_harm": len(whole) - len(g),
                 "spearman": float(rho),
                 "kendall": float(tau),
                 "top_n": top,
                 "top_overlap": len(shared),
-                "top_overlap_share": len(shared) / min(top, len(g)),
+                "top_overlap_share": len(shared) / min(top, len(g)) if len(g) else float("nan"),
                 "top_a_only": sorted(top_a - top_b),
                 "top_b_only": sorted(top_b - top_a),
             }
