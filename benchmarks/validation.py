@@ -3,7 +3,8 @@
 Many simulated cities (``realimpact.simulate.simulate_counts``: different
 seeds, true effects including none, displacement into the buffer on, off or
 reversed as diffusion) are evaluated with the same estimators and settings
-the evaluation engine uses (``realimpact.evaluation.engine._designs``):
+the evaluation engine uses (``realimpact.evaluation.engine._designs``; its
+default DiD reading is the wild bootstrap for Poisson, t(G-1) for negbin):
 
 * DiD, target vs control, Poisson two-way fixed effects, errors clustered by
   area (``did_counts``), p-value and interval from t with G - 1 degrees of
@@ -21,6 +22,8 @@ the evaluation engine uses (``realimpact.evaluation.engine._designs``):
   it is not zero under "no effect" when seasons move target and control by
   different absolute amounts, so its p < 0.05 rate there is not a
   false-positive rate);
+* the same WDD with its variance scaled by the area-month overdispersion
+  (``wdd_dispersion``, ``dispersion=``; an option, not the default);
 * ITS level change on the target alone (``its_counts``); estimand log(true
   rate ratio).
 
@@ -41,9 +44,9 @@ import argparse
 import json
 import math
 import time
-from statistics import NormalDist
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
+from statistics import NormalDist
 from typing import Any
 
 TYPES = ("Anti-social behaviour", "Violence and sexual offences")
@@ -74,7 +77,7 @@ def _params(scenario: str, seed: int):
 def one_city(task: tuple[str, int]) -> list[dict[str, Any]]:
     """Simulate one city and run every estimator on each crime type."""
     from realimpact.evaluation.did import did_counts
-    from realimpact.evaluation.displacement import wdd_shared_control
+    from realimpact.evaluation.displacement import wdd_dispersion, wdd_shared_control
     from realimpact.evaluation.its import its_counts
     from realimpact.simulate import simulate_counts
 
@@ -124,7 +127,10 @@ def one_city(task: tuple[str, int]) -> list[dict[str, Any]]:
                 family=fam,
                 placebo_starts=[],
             )
-            add(f"DiD target ({fam})", r.estimate, r.ci_low, r.ci_high, r.p, log_rr, null_target)
+            label = (
+                "DiD target (poisson, t G-1)" if fam == "poisson" else "DiD target (negbin, t G-1)"
+            )
+            add(label, r.estimate, r.ci_low, r.ci_high, r.p, log_rr, null_target)
             if fam == "poisson":
                 # The same fit read with normal critical values (the former default),
                 # so the effect of the t(G-1) correction is measured on identical draws.
@@ -143,7 +149,7 @@ def one_city(task: tuple[str, int]) -> list[dict[str, Any]]:
                     seed=seed,
                 )
                 add(
-                    "DiD target (poisson, wild)",
+                    "DiD target (poisson, wild; engine default)",
                     w.estimate,
                     w.ci_low,
                     w.ci_high,
@@ -159,7 +165,15 @@ def one_city(task: tuple[str, int]) -> list[dict[str, Any]]:
             months=months,
             placebo_starts=[],
         )
-        add("DiD buffer (displacement)", r.estimate, r.ci_low, r.ci_high, r.p, log_brr, null_buffer)
+        add(
+            "DiD buffer (displacement, t G-1)",
+            r.estimate,
+            r.ci_low,
+            r.ci_high,
+            r.p,
+            log_brr,
+            null_buffer,
+        )
 
         def tot(role: str, after: bool, c=c) -> float:
             part = c[c["area_id"].isin(set(sim.roles[role]))]
@@ -180,6 +194,26 @@ def one_city(task: tuple[str, int]) -> list[dict[str, Any]]:
             w.ci_low,
             w.ci_high,
             w.p,
+            true_w,
+            null_target and null_buffer,
+        )
+        phi = wdd_dispersion(
+            c,
+            sim.roles["target"],
+            sim.roles["control"],
+            sim.roles["buffer"],
+            start=sim.op_start,
+            months=months,
+        )
+        wq = wdd_shared_control(
+            obs["target"], obs["control"], obs["buffer"], time_weights=(nb, nf), dispersion=phi
+        )
+        add(
+            "WDD quasi-Poisson (option)",
+            wq.estimate,
+            wq.ci_low,
+            wq.ci_high,
+            wq.p,
             true_w,
             null_target and null_buffer,
         )

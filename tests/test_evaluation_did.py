@@ -236,3 +236,23 @@ def test_did_unknown_inference_is_refused():
     df = _panel(14)
     with pytest.raises(ValidationError, match="inference"):
         did_counts(df, ["A000"], ["A010"], start="2019-01", inference="bootstrap")
+
+
+def test_few_target_areas_are_warned_about_in_the_direction_of_the_error():
+    df = _panel(15, n_areas=12)  # 3 target areas
+    target = sorted(df.loc[df["treated"], "area_id"].unique())
+    control = sorted(df.loc[~df["treated"], "area_id"].unique())
+    assert len(target) == 3
+    t = did_counts(df, target, control, start="2019-01", placebo_starts=[])
+    assert any("3 target area(s)" in w and "too narrow" in w for w in t.warnings)
+    w = did_counts(df, target, control, start="2019-01", placebo_starts=[], inference="wild")
+    assert any("3 target area(s)" in x and "conservative" in x for x in w.warnings)
+    many = did_counts(_panel(16, n_areas=40), *_roles(_panel(16, n_areas=40)), start="2019-01")
+    assert not any("target area(s)" in x for x in many.warnings)
+
+
+def _roles(df: pd.DataFrame) -> tuple[list[str], list[str]]:
+    return (
+        sorted(df.loc[df["treated"], "area_id"].unique()),
+        sorted(df.loc[~df["treated"], "area_id"].unique()),
+    )

@@ -316,3 +316,62 @@ def test_missing_store_is_an_input_error_not_an_empty_evaluation(plan_file, tmp_
     with pytest.raises(InputError, match="store does not exist"):
         evaluate(plan_file, tmp_path / "nope.duckdb", None)
     assert not (tmp_path / "nope.duckdb").exists()
+
+
+def test_did_inference_is_stated_and_selectable(run, store_file, plan_file):
+    """Default: wild bootstrap for Poisson; ``inference="t"``: t with G - 1 = 6 df (scipy)."""
+    from scipy import stats
+
+    res, d, _ = run
+    did = next(i for i in d["indicators"] if i["id"] == "drugs-crime")["did"]
+    assert did["inference"] == "wild" and "bootstrap" in did["method"]
+    t = evaluate(plan_file, store_file, None, inference="t").indicator("drugs-crime").did
+    assert t.inference == "t" and t.df == len(TARGET + CONTROL) - 1 == 6
+    assert t.estimate == res.indicator("drugs-crime").did.estimate
+    q = stats.t.ppf(0.975, 6)
+    assert (t.ci_low, t.ci_high) == pytest.approx(
+        (t.estimate - q * t.se, t.estimate + q * t.se), abs=1e-12
+    )
+    nb = evaluate(plan_file, store_file, None, family="negbin").indicator("drugs-crime").did
+    assert nb.inference == "t"  # the bootstrap is Poisson only
+    with pytest.raises(ValidationError, match="--inference"):
+        evaluate(plan_file, store_file, None, inference="bogus")
+
+
+def test_cli_bad_inference_exits_2_with_one_line(store_file, plan_file, tmp_path):
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "realimpact",
+            "evaluate",
+            str(plan_file),
+            "--out",
+            str(tmp_path / "o"),
+            "--store",
+            str(store_file),
+            "--inference",
+            "bogus",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode == 2
+    assert len(p.stderr.strip().splitlines()) == 1 and "--inference" in p.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_wdd_keeps_published_variance_and_adds_the_overdispersed_reading(run):
+    """Headline WDD: Poisson variance (Wheeler & Ratcliffe); beside it, the quasi-Poisson one."""
+    _, d, _ = run
+    ind = next(i for i in d["indicators"] if i["id"] == "violence")
+    w, nb, nf = ind["wdd"], ind["target"]["months_before"], ind["target"]["months_after"]
+    var = sum(
+        k * (ind[r]["before"] / nb**2 + ind[r]["after"] / nf**2)
+        for r, k in (("target", 1), ("buffer", 1), ("control", 4))
+    )
+    assert w["se"] == pytest.approx(np.sqrt(var), rel=1e-12)
+    q = w["extra"]["quasi_poisson"]
+    assert q["dispersion"] >= 1.0
+    assert q["se"] == pytest.approx(w["se"] * np.sqrt(q["dispersion"]), rel=1e-12)

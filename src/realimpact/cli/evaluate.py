@@ -80,6 +80,14 @@ def register(app: typer.Typer) -> None:
         family: Annotated[
             str, typer.Option("--family", help="DiD count model: poisson | negbin.")
         ] = "poisson",
+        inference: Annotated[
+            str,
+            typer.Option(
+                "--inference",
+                help="DiD p-values and intervals: auto (wild cluster bootstrap for poisson, "
+                "t with G-1 df for negbin) | wild | t | normal.",
+            ),
+        ] = "auto",
         store: StoreOpt = None,
         json: JsonOpt = False,
     ) -> None:
@@ -108,6 +116,7 @@ def register(app: typer.Typer) -> None:
                 family=family,
                 audience=audience,
                 progress=prog,
+                inference=inference,
             )
             data = res.to_dict()
         emit(data, json, _render_plan)
@@ -176,6 +185,12 @@ def _render_plan(res: dict[str, Any]) -> None:
             _f(sms),
         )
     out.print(t)
+    readings = {
+        (i.get("did") or {}).get("inference") for i in res["indicators"] if i.get("did")
+    } - {None}
+    if readings:
+        names = {"wild": "wild cluster bootstrap", "t": "t with clusters - 1 df", "normal": "z"}
+        out.print("DiD p and interval: " + ", ".join(names.get(r, r) for r in sorted(readings)))
     out.print(res["net_harm"].get("statement", ""))
     for w in res.get("warnings", []):
         out.print(f"[yellow]warning:[/] {w}")

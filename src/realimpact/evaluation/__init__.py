@@ -4,8 +4,9 @@ Entry points::
 
     evaluate(plan, store, out_dir)          # the whole plan -> results.json (+ report)
     displacement_from_counts(t, b, c, bc)   # WDQ family + WDD from before/after counts
-    wdq(...), wdd(...), harm_weighted_wdd(...)
+    wdq(...), wdd(...), harm_weighted_wdd(...), wdd_dispersion(...)
     did_counts(...), its_counts(...), fe_glm(...)
+    wild_score_bootstrap(...), wild_score_test(...)   # few-treated-clusters inference
     likert_change(...), survey_results(...)
     harm_balance(...), sms_statement(...)
 
@@ -19,6 +20,7 @@ from realimpact.evaluation.displacement import (
     displacement_from_counts,
     harm_weighted_wdd,
     wdd,
+    wdd_dispersion,
     wdd_shared_control,
     wdq,
 )
@@ -29,6 +31,7 @@ from realimpact.evaluation.maryland import sms_statement
 from realimpact.evaluation.net_harm import harm_balance, tne_estimate
 from realimpact.evaluation.results import Estimate
 from realimpact.evaluation.surveys import likert_change, survey_results
+from realimpact.evaluation.wild import WildResult, wild_score_bootstrap, wild_score_test
 
 __all__ = [
     "DiDResult",
@@ -38,6 +41,7 @@ __all__ = [
     "ITSResult",
     "IndicatorResult",
     "WDQResult",
+    "WildResult",
     "did_counts",
     "displacement_from_counts",
     "evaluate",
@@ -50,6 +54,9 @@ __all__ = [
     "survey_results",
     "tne_estimate",
     "wdd",
+    "wdd_dispersion",
     "wdd_shared_control",
     "wdq",
+    "wild_score_bootstrap",
+    "wild_score_test",
 ]

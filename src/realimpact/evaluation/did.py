@@ -342,6 +342,22 @@ def did_counts(
             f"only {G} areas: cluster-robust errors are unreliable with fewer than "
             "about 20 clusters"
         )
+    used_areas = panel.loc[fit.keep, ["area_id", "target"]].drop_duplicates("area_id")
+    g1 = int(used_areas["target"].sum())
+    if g1 < 5:
+        # MacKinnon and Webb (2017, 2018): with so few treated clusters the
+        # cluster-robust Wald test over-rejects badly and the restricted wild
+        # bootstrap under-rejects; neither is trustworthy, in opposite directions.
+        warnings.append(
+            f"only {g1} target area(s): "
+            + (
+                "the wild bootstrap is conservative with so few (p-values too large, "
+                "intervals too wide)"
+                if inference == "wild"
+                else "cluster-robust intervals are much too narrow with so few; "
+                "prefer inference='wild', which errs the other way"
+            )
+        )
     model = "Poisson" if family == "poisson" else "Negative binomial"
     method = f"{model} two-way fixed effects (area, month), errors clustered by area"
     if inference == "wild":
