@@ -369,20 +369,11 @@ def _designs(
 def survey_file(plan: Any, ind: Any) -> tuple[str, Path] | None:
     """(key, path) of a survey indicator's ``file:`` (or ``path:``), or None if it names none.
 
-    A relative name is read beside the plan file, never from the current
-    folder: ``realimpact simulate`` writes ``plan.yaml`` next to its survey CSVs
-    and names them bare, and an evaluation must not depend on where it is run
-    from. A plan given as a mapping (no file) resolves against the current folder.
+    Resolved by :meth:`realimpact.plans.model.Plan.indicator_file`: beside the
+    plan file, never from the current folder.
     """
-    for key in ("file", "path"):
-        name = ind.extra.get(key)
-        if name is None or str(name).strip() == "":
-            continue
-        path = Path(str(name)).expanduser()
-        if not path.is_absolute() and getattr(plan, "path", None):
-            path = Path(plan.path).parent / path
-        return key, path
-    return None
+    found = plan.indicator_file(ind)
+    return None if found is None else (found[0], found[2])
 
 
 INFERENCE = ("auto", "wild", "t", "normal")

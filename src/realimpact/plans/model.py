@@ -228,6 +228,26 @@ class Plan:
     problems: list[Issue] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
+    # absolute folder of the plan file when it was read, so data files named
+    # beside it resolve the same wherever (and after whatever chdir) it is used
+    folder: Path | None = None
+
+    def indicator_file(self, ind: Indicator) -> tuple[str, str, Path] | None:
+        """(key, name as written, resolved path) of an indicator's ``file:``/``path:``.
+
+        A relative name is read beside the plan file, never from the current
+        folder (``realimpact simulate`` writes plan.yaml next to its CSVs and names
+        them bare); a plan built from a mapping resolves against the current folder.
+        """
+        for key in ("file", "path"):
+            name = ind.extra.get(key)
+            if name is None or str(name).strip() == "":
+                continue
+            path = Path(str(name)).expanduser()
+            if not path.is_absolute() and self.folder is not None:
+                path = self.folder / path
+            return key, str(name), path
+        return None
 
     @property
     def operation(self) -> Window | None:
@@ -403,7 +423,7 @@ def parse_plan(data: Any, source: str | None = None) -> Plan:
         raise ValidationError(f"{label}: a plan must be a YAML mapping (id:, title:, start: ...)")
     p = _Parser()
     data = {str(k): v for k, v in data.items()}
-    plan = Plan(raw=data, path=source)
+    plan = Plan(raw=data, path=source, folder=Path(source).resolve().parent if source else None)
     plan.id = p.text(data, "id", "id")
     plan.title = p.text(data, "title", "title")
     plan.start = p.month(data.get("start"), "start")

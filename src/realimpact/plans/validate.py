@@ -389,19 +389,12 @@ def _indicator_source(ind: Any, path: str, out: _Out) -> bool:
 
 
 def _find_file(plan: Plan, ind: Any) -> tuple[str, str, Path | None] | None:
-    """(key, name, resolved path or None) of an indicator's ``file:``/``path:``, if given.
-
-    Looked up as given, then beside the plan file (where `realimpact simulate` puts it).
-    """
-    for key in ("file", "path"):
-        name = ind.extra.get(key)
-        if name is None:
-            continue
-        candidates = [Path(str(name))]
-        if plan.path and not Path(str(name)).is_absolute():
-            candidates.append(Path(plan.path).parent / str(name))
-        return key, str(name), next((c for c in candidates if c.is_file()), None)
-    return None
+    """(key, name, path if it exists else None) of an indicator's ``file:``/``path:``."""
+    found = plan.indicator_file(ind)
+    if found is None:
+        return None
+    key, name, path = found
+    return key, name, path if path.is_file() else None
 
 
 def _data_file(plan: Plan, ind: Any, path: str, out: _Out) -> None:
