@@ -41,3 +41,15 @@ def data_dir() -> Path:
 def store_path(tmp_path: Path) -> Path:
     """A not-yet-created store file in a fresh temporary folder."""
     return tmp_path / "test.duckdb"
+
+
+@pytest.fixture(scope="module")
+def columbus(shared: Path):
+    """PySAL's Columbus example: (polygons, the published queen GAL weights)."""
+    import libpysal
+    import pyogrio
+
+    base = shared / "data" / "spatial_reference" / "pysal_examples" / "columbus"
+    df = pyogrio.read_dataframe(base / "columbus.shp")
+    gal = libpysal.io.open(str(base / "columbus.gal")).read()
+    return df, gal

@@ -246,6 +246,25 @@ def test_cli_index_bad_options(store_file: Path) -> None:
         assert needle in res.stderr
 
 
+def _cell_reference(df: pd.DataFrame, keys: list[str], weights: dict[str, float]) -> pd.DataFrame:
+    """Counts per (period, cell) and crime type and their harm, by hand with pandas."""
+    ref = df.groupby(keys).size().unstack(fill_value=0)
+    ref = ref.reindex(columns=list(CRIME_TYPES), fill_value=0)
+    ref["harm"] = ref.to_numpy() @ np.array([weights[c] for c in CRIME_TYPES])
+    return ref
+
+
+def _compare_cells(got: pd.DataFrame, ref: pd.DataFrame) -> None:
+    """Cells with records match the reference exactly; every other cell is empty."""
+    g = got.set_index(["period", "area_id"])
+    sub = g.loc[ref.index]
+    np.testing.assert_array_equal(
+        sub[list(CRIME_TYPES)].to_numpy(), ref[list(CRIME_TYPES)].to_numpy()
+    )
+    np.testing.assert_allclose(sub["harm"], ref["harm"], rtol=1e-12)
+    assert g.drop(ref.index)["count"].sum() == 0
+
+
 def test_grid_layer_matches_pandas_binning(shared: Path, store_file: Path, tmp_path: Path) -> None:
     """A 1 km grid over Cleveland: points binned by hand with pyproj + floor division."""
     from pyproj import Transformer
@@ -282,16 +301,8 @@ def test_grid_layer_matches_pandas_binning(shared: Path, store_file: Path, tmp_p
         assert info["n_areas"] == nx * ny
         got = harm_index(st, layer="grid1k", weights=w)
     assert got["area_id"].nunique() == nx * ny  # empty cells are in the index with zeros
-    ref = df.groupby(["Month", "cell", "Crime type"]).size().unstack(fill_value=0)
-    ref = ref.reindex(columns=list(CRIME_TYPES), fill_value=0)
-    ref["harm"] = ref.to_numpy() @ np.array([w.weights[c] for c in CRIME_TYPES])
-    g = got.set_index(["period", "area_id"])
-    sub = g.loc[ref.index]
-    np.testing.assert_array_equal(
-        sub[list(CRIME_TYPES)].to_numpy(), ref[list(CRIME_TYPES)].to_numpy()
-    )
-    np.testing.assert_allclose(sub["harm"], ref["harm"], rtol=1e-12)
-    assert g.drop(ref.index)["count"].sum() == 0
+    ref = _cell_reference(df, ["Month", "cell", "Crime type"], w.weights)
+    _compare_cells(got, ref)
 
 
 def test_stop_search_index_by_object_of_search(shared: Path) -> None:
@@ -323,18 +334,9 @@ def test_stop_search_index_by_object_of_search(shared: Path) -> None:
     ]
     df["year"] = df["Date"].str[:4]
     df = df.dropna(subset=["crime_type"])
-    w = cchi_weights().weights
-    ref = df.groupby(["year", "cell", "crime_type"]).size().unstack(fill_value=0)
-    ref = ref.reindex(columns=list(CRIME_TYPES), fill_value=0)
-    ref["harm"] = ref.to_numpy() @ np.array([w[c] for c in CRIME_TYPES])
+    ref = _cell_reference(df, ["year", "cell", "crime_type"], cchi_weights().weights)
     with Store(":memory:") as st:
         assert ingest_police_uk([folder], st).ok
         build_grid(st, cell=2000, layer="g2k")
         got = harm_index(st, layer="g2k", table="stop_searches", period="year", weights="cchi")
-    g = got.set_index(["period", "area_id"])
-    sub = g.loc[ref.index]
-    np.testing.assert_array_equal(
-        sub[list(CRIME_TYPES)].to_numpy(), ref[list(CRIME_TYPES)].to_numpy()
-    )
-    np.testing.assert_allclose(sub["harm"], ref["harm"], rtol=1e-12)
-    assert g.drop(ref.index)["count"].sum() == 0
+    _compare_cells(got, ref)

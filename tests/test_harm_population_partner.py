@@ -106,19 +106,8 @@ def test_partner_ndtms_beside_crime(shared: Path, tmp_path: Path) -> None:
         "layer: la\narea_field: area_code\nsource: NDTMS\n"
     )
     runner = CliRunner()
-    res = runner.invoke(
-        app,
-        [
-            "ingest",
-            "partner",
-            str(shared / NDTMS),
-            "--spec",
-            str(spec),
-            "--store",
-            str(store),
-            "--json",
-        ],
-    )
+    ingest = ["ingest", "partner", str(shared / NDTMS), "--spec", str(spec), "--store", str(store)]
+    res = runner.invoke(app, [*ingest, "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     raw = pd.read_csv(shared / NDTMS)
@@ -127,19 +116,7 @@ def test_partner_ndtms_beside_crime(shared: Path, tmp_path: Path) -> None:
         total = st.scalar("SELECT sum(value) FROM partner_indicators WHERE area_id = 'E06000001'")
     assert total == raw.loc[raw["area_code"] == "E06000001", "count"].sum()
     # idempotent
-    res = runner.invoke(
-        app,
-        [
-            "ingest",
-            "partner",
-            str(shared / NDTMS),
-            "--spec",
-            str(spec),
-            "--store",
-            str(store),
-            "--json",
-        ],
-    )
+    res = runner.invoke(app, [*ingest, "--json"])
     assert json.loads(res.stdout)["status"] == "already_present"
     assert _dump(store, "partner_files")[0][0][4] == len(raw)
 

@@ -35,16 +35,6 @@ def ref(shared: Path) -> dict:
     )
 
 
-@pytest.fixture(scope="module")
-def columbus(shared: Path):
-    import pyogrio
-
-    base = shared / "data" / "spatial_reference" / "pysal_examples" / "columbus"
-    df = pyogrio.read_dataframe(base / "columbus.shp")
-    gal = libpysal.io.open(str(base / "columbus.gal")).read()
-    return df, gal
-
-
 def _esda_gistar(y, w, transform="B", permutations=0, seed=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # esda's 'alternative will change' notice

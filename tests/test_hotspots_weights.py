@@ -19,16 +19,6 @@ def _sets(nbrs: dict) -> dict:
     return {str(k): {str(v) for v in vs} for k, vs in nbrs.items()}
 
 
-@pytest.fixture(scope="module")
-def columbus(shared: Path):
-    import pyogrio
-
-    base = shared / "data" / "spatial_reference" / "pysal_examples" / "columbus"
-    df = pyogrio.read_dataframe(base / "columbus.shp")
-    gal = libpysal.io.open(str(base / "columbus.gal")).read()
-    return df, gal
-
-
 def test_queen_from_polygons_equals_the_published_gal_file(columbus):
     df, gal = columbus
     ids = [str(i) for i in range(1, len(df) + 1)]

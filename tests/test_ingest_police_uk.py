@@ -339,7 +339,11 @@ def test_stop_search_month_is_london_local_time(tmp_path):
     months = st.sql("SELECT month, count(*) AS n FROM stop_searches GROUP BY 1")
     assert months["month"].tolist() == ["2019-06"]
     assert int(months["n"].iloc[0]) == len(raw)
-    first = st.sql("SELECT datetime, force, outcome_linked_to_object FROM stop_searches WHERE line = 2")
+    first = st.sql(
+        "SELECT datetime, force, outcome_linked_to_object FROM stop_searches WHERE line = 2"
+    )
     assert str(first["datetime"].iloc[0]).startswith("2019-05-31 23:01:00")
     assert first["force"].iloc[0] == "greater-manchester"
-    assert pd.isna(first["outcome_linked_to_object"].iloc[0])  # empty in the file: unknown, not False
+    assert pd.isna(
+        first["outcome_linked_to_object"].iloc[0]
+    )  # empty in the file: unknown, not False

@@ -33,6 +33,15 @@ StoreOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+# Options that several analysis commands share, so they read and behave the same everywhere.
+LayerOpt = Annotated[
+    str,
+    typer.Option("--layer", help="Area layer (lsoa, a boundary layer, a grid such as grid250)."),
+]
+CrimeTypeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--crime-type", help="Crime type to include (repeatable); default all."),
+]
 
 
 def _default(o: Any) -> Any:
@@ -104,6 +113,14 @@ def handle_errors() -> Iterator[None]:
         raise fail(f"{e.filename}: no such file or directory", 2) from None
     except RealImpactError as e:
         raise fail(" ".join(str(e).split()), 1) from None
+
+
+def print_notes_and_outputs(result: dict[str, Any]) -> None:
+    """The tail every map/export command prints: its caveats, then the files it wrote."""
+    for n in result["notes"]:
+        out.print(f"[yellow]note:[/] {n}")
+    for key, o in result["outputs"].items():
+        out.print(f"{key}: {o['path']}")
 
 
 def progress_enabled() -> bool:

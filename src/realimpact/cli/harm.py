@@ -10,7 +10,9 @@ from rich.table import Table
 
 from realimpact._progress import rich_progress
 from realimpact.cli._common import (
+    CrimeTypeOpt,
     JsonOpt,
+    LayerOpt,
     StoreOpt,
     emit,
     err,
@@ -121,16 +123,12 @@ def _render_weights(r: dict[str, Any]) -> None:
 
 @harm.command("index")
 def index(
-    layer: Annotated[
-        str, typer.Option("--layer", help="Area layer (lsoa, a boundary layer, a grid).")
-    ] = "lsoa",
+    layer: LayerOpt = "lsoa",
     period: Annotated[str, typer.Option("--period", help="month, quarter, year or all.")] = "month",
     weights: Annotated[
         str, typer.Option("--weights", help="Weight set name or YAML path.")
     ] = "cchi",
-    crime_type: Annotated[
-        list[str] | None, typer.Option("--crime-type", help="Only these crime types (repeat).")
-    ] = None,
+    crime_type: CrimeTypeOpt = None,
     month_from: Annotated[str | None, typer.Option("--from", help="First month YYYY-MM.")] = None,
     month_to: Annotated[str | None, typer.Option("--to", help="Last month YYYY-MM.")] = None,
     table: Annotated[
@@ -163,21 +161,18 @@ def index(
     Per area and period: counts by crime type, harm-weighted total, rate per
     1,000 residents (when a population is loaded) and rank.
     """
+    from realimpact.errors import InputError
     from realimpact.harm.index import harm_index, index_to_dict
     from realimpact.harm.sensitivity import compare_weights as compare
     from realimpact.store import open_store
 
     with handle_errors():
         if json and out_file is not None:
-            from realimpact.errors import InputError
-
             raise InputError("--json and --out: choose one")
         with open_store(store) as st, rich_progress(progress_enabled()) as progress:
             if compare_weights:
                 parts = [p.strip() for p in compare_weights.split(",")]
                 if len(parts) != 2 or not all(parts):
-                    from realimpact.errors import InputError
-
                     raise InputError(f"--compare-weights: expected A,B, got {compare_weights!r}")
                 result = compare(
                     st,

@@ -9,18 +9,23 @@ import typer
 from rich.table import Table
 
 from realimpact._progress import rich_progress
-from realimpact.cli._common import JsonOpt, StoreOpt, emit, handle_errors, out, progress_enabled
+from realimpact.cli._common import (
+    CrimeTypeOpt,
+    JsonOpt,
+    LayerOpt,
+    StoreOpt,
+    emit,
+    handle_errors,
+    out,
+    print_notes_and_outputs,
+    progress_enabled,
+)
 
 hotspots = typer.Typer(
     help="Where harm concentrates: Gi* hot spots, kernel density, emerging hot spots.",
     no_args_is_help=True,
 )
 
-LayerOpt = Annotated[str, typer.Option("--layer", help="Area layer (lsoa, grid250, ...).")]
-CrimeTypeOpt = Annotated[
-    list[str] | None,
-    typer.Option("--crime-type", help="Crime type to include (repeatable); default all."),
-]
 WeightsOpt = Annotated[
     str | None,
     typer.Option(
@@ -50,6 +55,9 @@ InferenceOpt = Annotated[
     ),
 ]
 MapOpt = Annotated[Path | None, typer.Option("--map", help="Also draw a PNG map here.")]
+AreasOutOpt = Annotated[
+    Path | None, typer.Option("--out", help="Write areas: .geojson, .gpkg or .csv.")
+]
 
 
 def _how(r: dict) -> str:
@@ -84,9 +92,7 @@ def gi(
     seed: SeedOpt = None,
     correction: CorrectionOpt = "fdr_bh",
     inference: InferenceOpt = "auto",
-    out_path: Annotated[
-        Path | None, typer.Option("--out", help="Write areas: .geojson, .gpkg or .csv.")
-    ] = None,
+    out_path: AreasOutOpt = None,
     map_path: MapOpt = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
@@ -128,10 +134,7 @@ def gi(
             f"p: {_how(r)}, {r['correction']}"
         )
         out.print(_class_table(r["classes"], "areas per class"))
-        for n in r["notes"]:
-            out.print(f"[yellow]note:[/] {n}")
-        for k, o in r["outputs"].items():
-            out.print(f"{k}: {o['path']}")
+        print_notes_and_outputs(r)
 
     emit(result, json, render)
 
@@ -177,10 +180,7 @@ def kde(
             f"({r['bandwidth_rule']}), cell {r['cell_m']:g} m, {r['rows']} x {r['columns']} cells,"
             f" max {r['max_density_per_km2']:.1f} {r['units']}"
         )
-        for n in r["notes"]:
-            out.print(f"[yellow]note:[/] {n}")
-        for key, o in r["outputs"].items():
-            out.print(f"{key}: {o['path']}")
+        print_notes_and_outputs(r)
 
     emit(result, json, render)
 
@@ -201,9 +201,7 @@ def emerging(
     correction: CorrectionOpt = "fdr_bh",
     inference: InferenceOpt = "auto",
     alpha: Annotated[float, typer.Option("--alpha", help="Significance of a hot month.")] = 0.05,
-    out_path: Annotated[
-        Path | None, typer.Option("--out", help="Write areas: .geojson, .gpkg or .csv.")
-    ] = None,
+    out_path: AreasOutOpt = None,
     map_path: MapOpt = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
@@ -239,10 +237,7 @@ def emerging(
             f"{r['n_periods']} months {r['periods'][0]}..{r['periods'][1]}"
         )
         out.print(_class_table(r["categories"], "areas per category"))
-        for n in r["notes"]:
-            out.print(f"[yellow]note:[/] {n}")
-        for key, o in r["outputs"].items():
-            out.print(f"{key}: {o['path']}")
+        print_notes_and_outputs(r)
 
     emit(result, json, render)
 

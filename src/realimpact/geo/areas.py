@@ -21,7 +21,7 @@ from pyproj import CRS, Transformer
 from realimpact._progress import ProgressFn
 from realimpact.errors import InputError, RejectedFileError, ValidationError
 from realimpact.geo.crs import BNG
-from realimpact.store import RECORD_TABLES, Store, open_store
+from realimpact.store import RECORD_TABLES, Store, using_store
 from realimpact.store import areas as store_areas
 
 LAYER_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -36,12 +36,6 @@ def _check_layer_name(layer: str) -> None:
         raise ValidationError(
             f"--layer {layer!r}: use lower-case letters, digits and _ (start with a letter)"
         )
-
-
-def _open(store: Store | str | os.PathLike | None) -> tuple[Store, bool]:
-    if isinstance(store, Store):
-        return store, False
-    return open_store(store), True
 
 
 def read_boundaries(
@@ -152,8 +146,7 @@ def ingest_boundaries(
     """Load a polygon file as area layer ``layer`` (replacing a layer of that name)."""
     _check_layer_name(layer)
     df = read_boundaries(path, id_field, name_field)
-    st, own = _open(store)
-    try:
+    with using_store(store) as st:
         areas = _areas_frame(df)
         store_areas.replace_layer(
             st,
@@ -172,9 +165,6 @@ def ingest_boundaries(
             "bounds": [float(areas["minx"].min()), float(areas["miny"].min()),
                        float(areas["maxx"].max()), float(areas["maxy"].max())],
         }  # fmt: skip
-    finally:
-        if own:
-            st.close()
 
 
 def grid_cells(
@@ -225,8 +215,7 @@ def build_grid(
     _check_layer_name(layer)
     if not (cell > 0 and math.isfinite(cell)):
         raise ValidationError(f"--cell {cell!r}: must be a positive number of metres")
-    st, own = _open(store)
-    try:
+    with using_store(store) as st:
         ext = extent or store_areas.points_extent(st, force)
         if ext is None:
             where = f" for force {force!r}" if force else ""
@@ -243,9 +232,6 @@ def build_grid(
             "layer": layer, "kind": "grid", "cell_size": cell, "n_areas": len(areas),
             "origin": [x0, y0], "columns": nx, "rows": ny,
         }  # fmt: skip
-    finally:
-        if own:
-            st.close()
 
 
 def load_layer(store: Store, layer: str) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ import pandas as pd
 
 from realimpact._progress import ProgressFn
 from realimpact.errors import InputError
-from realimpact.store import Store, open_store
+from realimpact.store import Store, using_store
 
 __all__ = ["GiLayerResult", "hotspots_emerging", "hotspots_gi", "hotspots_kde"]
 
@@ -26,16 +26,23 @@ _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 StoreLike = Store | str | os.PathLike | None
 
 
-def _open(store: StoreLike) -> tuple[Store, bool]:
-    if isinstance(store, Store):
-        return store, False
-    return open_store(store), True
-
-
 def _check_month(value: str | None, option: str) -> str | None:
     if value is not None and not _MONTH.match(value):
         raise InputError(f"{option}: {value!r} is not a month (YYYY-MM)")
     return value
+
+
+def _check_period(period_from: str | None, period_to: str | None) -> None:
+    """Fail on a malformed month before the store is opened."""
+    _check_month(period_from, "--period-from")
+    _check_month(period_to, "--period-to")
+
+
+def _check_weights_cover(crime_types: Iterable[str], weights: Mapping[str, float]) -> None:
+    """Every crime type in the data needs a weight: a silent 0 would hide harm."""
+    unknown = sorted(set(crime_types) - set(weights))
+    if unknown:
+        raise InputError(f"--weights: no harm weight for crime type(s) {', '.join(unknown)}")
 
 
 def _months(first: str, last: str) -> list[str]:
@@ -116,10 +123,39 @@ def _layer_values(
         notes.append(f"{lost} record(s) in areas outside layer {layer!r} left out")
         counts = counts[inside]
     if weights is not None:
-        unknown = sorted(set(counts["crime_type"]) - set(weights))
-        if unknown:
-            raise InputError(f"--weights: no harm weight for crime type(s) {', '.join(unknown)}")
+        _check_weights_cover(counts["crime_type"], weights)
     return areas, counts, notes
+
+
+def _read_layer(
+    store: StoreLike,
+    layer: str,
+    crime_types: Sequence[str] | None,
+    harm_weights: str | Mapping[str, float] | None,
+    period_from: str | None,
+    period_to: str | None,
+    by_month: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str], dict[str, float] | None, str | None]:
+    """(areas, counts, notes, weights, weights name): what Gi* and emerging both start from."""
+    _check_period(period_from, period_to)
+    with using_store(store) as st:
+        weights_map, weights_name = resolve_harm_weights(harm_weights, st)
+        areas, counts, notes = _layer_values(
+            st, layer, crime_types, weights_map, period_from, period_to, by_month=by_month
+        )
+    return areas, counts, notes, weights_map, weights_name
+
+
+def _neighbours(layer: str, areas: pd.DataFrame, contiguity: str) -> Any:
+    """Spatial weights of the layer's areas; code-only LSOAs have no neighbours to find."""
+    from realimpact.geo.weights import build_weights
+
+    if layer == "lsoa" and areas["geometry"].isna().any():
+        raise InputError(
+            "--layer lsoa: LSOA boundaries are not loaded, so neighbours are unknown; "
+            "load them with `realimpact ingest boundaries PATH --layer lsoa` or use a grid layer"
+        )
+    return build_weights(areas["area_id"].tolist(), areas["geometry"].to_numpy(), contiguity)
 
 
 def hotspots_gi(
@@ -140,27 +176,13 @@ def hotspots_gi(
     progress: ProgressFn | None = None,
 ) -> GiLayerResult:
     """Gi* hot spots of (harm-weighted) crime counts on a stored area layer."""
-    from realimpact.geo.weights import build_weights
     from realimpact.hotspots.gi import GiStar, harm_values
 
-    _check_month(period_from, "--period-from")
-    _check_month(period_to, "--period-to")
-    st, own = _open(store)
-    try:
-        weights_map, weights_name = resolve_harm_weights(harm_weights, st)
-        areas, counts, notes = _layer_values(
-            st, layer, crime_types, weights_map, period_from, period_to, by_month=False
-        )
-    finally:
-        if own:
-            st.close()
+    areas, counts, notes, weights_map, weights_name = _read_layer(
+        store, layer, crime_types, harm_weights, period_from, period_to, by_month=False
+    )
     values = harm_values(counts, weights_map, area_ids=areas["area_id"].tolist())
-    if layer == "lsoa" and areas["geometry"].isna().any():
-        raise InputError(
-            "--layer lsoa: LSOA boundaries are not loaded, so neighbours are unknown; "
-            "load them with `realimpact ingest boundaries PATH --layer lsoa` or use a grid layer"
-        )
-    w = build_weights(areas["area_id"].tolist(), areas["geometry"].to_numpy(), contiguity)
+    w = _neighbours(layer, areas, contiguity)
     if w.n_islands:
         shown = ", ".join(map(str, w.islands[:5])) + (" ..." if w.n_islands > 5 else "")
         notes.append(f"{w.n_islands} area(s) without neighbours, not tested: {shown}")
@@ -200,20 +222,11 @@ def hotspots_emerging(
     progress: ProgressFn | None = None,
 ) -> tuple[Any, pd.DataFrame, dict[str, Any]]:
     """Emerging hot spots per month on a stored layer -> (EmergingHotSpots, areas, params)."""
-    from realimpact.geo.weights import build_weights
     from realimpact.hotspots.emerging import EmergingHotSpots
 
-    _check_month(period_from, "--period-from")
-    _check_month(period_to, "--period-to")
-    st, own = _open(store)
-    try:
-        weights_map, weights_name = resolve_harm_weights(harm_weights, st)
-        areas, counts, notes = _layer_values(
-            st, layer, crime_types, weights_map, period_from, period_to, by_month=True
-        )
-    finally:
-        if own:
-            st.close()
+    areas, counts, notes, weights_map, weights_name = _read_layer(
+        store, layer, crime_types, harm_weights, period_from, period_to, by_month=True
+    )
     months = _months(period_from or counts["month"].min(), period_to or counts["month"].max())
     n = counts["n"].astype(float)
     if weights_map is not None:
@@ -223,12 +236,7 @@ def hotspots_emerging(
         .pivot_table(index="area_id", columns="month", values="v", aggfunc="sum", fill_value=0.0)
         .reindex(index=areas["area_id"], columns=months, fill_value=0.0)
     )
-    if layer == "lsoa" and areas["geometry"].isna().any():
-        raise InputError(
-            "--layer lsoa: LSOA boundaries are not loaded, so neighbours are unknown; "
-            "load them with `realimpact ingest boundaries PATH --layer lsoa` or use a grid layer"
-        )
-    w = build_weights(areas["area_id"].tolist(), areas["geometry"].to_numpy(), contiguity)
+    w = _neighbours(layer, areas, contiguity)
     eh = EmergingHotSpots(
         mat, w, transform=transform, permutations=permutations, seed=seed,
         correction=correction, alpha=alpha, trend_alpha=trend_alpha, inference=inference,
@@ -259,18 +267,13 @@ def hotspots_kde(
     from realimpact.hotspots.kde import kernel_density
     from realimpact.store.queries import record_points
 
-    _check_month(period_from, "--period-from")
-    _check_month(period_to, "--period-to")
-    st, own = _open(store)
-    try:
+    _check_period(period_from, period_to)
+    with using_store(store) as st:
         weights_map, _ = resolve_harm_weights(harm_weights, st)
         pts = record_points(
             st, crime_types=list(crime_types) if crime_types else None,
             month_from=period_from, month_to=period_to,
         )  # fmt: skip
-    finally:
-        if own:
-            st.close()
     if pts.empty:
         what = ", ".join(crime_types) if crime_types else "all crime types"
         raise InputError(
@@ -279,9 +282,7 @@ def hotspots_kde(
         )
     w = None
     if weights_map is not None:
-        unknown = sorted(set(pts["crime_type"]) - set(weights_map))
-        if unknown:
-            raise InputError(f"--weights: no harm weight for crime type(s) {', '.join(unknown)}")
+        _check_weights_cover(pts["crime_type"], weights_map)
         w = pts["crime_type"].map(weights_map).to_numpy(dtype=float)
     return kernel_density(
         pts["easting"].to_numpy(dtype=float), pts["northing"].to_numpy(dtype=float), w,

@@ -70,9 +70,8 @@ _ALIASES = {
     "group": "groups",
     "place": "places",
 }
-CSV_COLUMNS = [
-    "id",
-    "kind",
+# An entity's own attributes, in the order the CSV and YAML exports write them.
+_ATTR_FIELDS = (
     "level",
     "type",
     "selling_modes",
@@ -81,9 +80,8 @@ CSV_COLUMNS = [
     "first_seen",
     "last_seen",
     "description",
-    "areas",
-    "links",
-]
+)
+CSV_COLUMNS = ["id", "kind", *_ATTR_FIELDS, "areas", "links"]
 
 
 def check_id(value: Any, field: str = "id") -> str:
@@ -95,6 +93,15 @@ def check_id(value: Any, field: str = "id") -> str:
             " no spaces, up to 64 characters; use a pseudonymous id, never a person's name)"
         )
     return s
+
+
+def _required_term(d: dict[str, Any], name: str, field: str, kind: str, where: str) -> str:
+    """The ``name`` vocabulary term that a ``kind`` must have, checked; ``field`` is its YAML key."""
+    if not d.get(name):
+        raise ValidationError(
+            f"{where}{field}: required for a {kind}; allowed: {', '.join(vocab.allowed(name))}"
+        )
+    return vocab.check(name, d[name], field=f"{where}{field}")
 
 
 def _date(value: Any, field: str) -> str | None:
@@ -166,11 +173,7 @@ def parse_entity(kind: str, raw: dict[str, Any], where: str = "") -> dict[str, A
     eid = check_id(d.get("id"), f"{where}id")
     attrs: dict[str, Any] = {}
     if kind == "market":
-        if not d.get("level"):
-            raise ValidationError(
-                f"{where}level: required for a market; allowed: {', '.join(vocab.allowed('level'))}"
-            )
-        attrs["level"] = vocab.check("level", d["level"], field=f"{where}level")
+        attrs["level"] = _required_term(d, "level", "level", kind, where)
         attrs["selling_modes"] = vocab.check_many(
             "selling_mode", d.get("selling_modes"), field=f"{where}selling_mode"
         )
@@ -178,20 +181,12 @@ def parse_entity(kind: str, raw: dict[str, Any], where: str = "") -> dict[str, A
             "commodity", d.get("commodities"), field=f"{where}commodity"
         )
     elif kind == "group":
-        if not d.get("group_type"):
-            raise ValidationError(
-                f"{where}type: required for a group; allowed: {', '.join(vocab.allowed('group_type'))}"
-            )
-        attrs["type"] = vocab.check("group_type", d["group_type"], field=f"{where}type")
+        attrs["type"] = _required_term(d, "group_type", "type", kind, where)
         attrs["commodities"] = vocab.check_many(
             "commodity", d.get("commodities"), field=f"{where}commodity"
         )
     else:
-        if not d.get("place_type"):
-            raise ValidationError(
-                f"{where}type: required for a place; allowed: {', '.join(vocab.allowed('place_type'))}"
-            )
-        attrs["type"] = vocab.check("place_type", d["place_type"], field=f"{where}type")
+        attrs["type"] = _required_term(d, "place_type", "type", kind, where)
     attrs["status"] = vocab.check("status", d.get("status") or "active", field=f"{where}status")
     attrs["first_seen"] = _date(d.get("first_seen"), f"{where}first_seen")
     attrs["last_seen"] = _date(d.get("last_seen"), f"{where}last_seen")
@@ -577,16 +572,7 @@ def registry_document(store: Store) -> dict[str, Any]:
             if e["kind"] != kind:
                 continue
             item: dict[str, Any] = {"id": e["id"]}
-            for key in (
-                "level",
-                "type",
-                "selling_modes",
-                "commodities",
-                "status",
-                "first_seen",
-                "last_seen",
-                "description",
-            ):
+            for key in _ATTR_FIELDS:
                 if e.get(key) not in (None, [], ""):
                     item[key] = e[key]
             areas: dict[str, list[str]] = {}

@@ -240,6 +240,30 @@ def fit_poisson_glm(
     return beta, np.sqrt(var), mu
 
 
+def _family(y0: np.ndarray, mu0: np.ndarray, family: str) -> tuple[float, str]:
+    """(NB2 dispersion, family): negbin only when asked for or found in the baseline."""
+    alpha_nb = dispersion(y0, mu0) if family in ("auto", "negbin") else 0.0
+    return alpha_nb, "negbin" if alpha_nb > 0 else "poisson"
+
+
+def _draw_null_counts(
+    mu: np.ndarray, n_sims: int, alpha_nb: float, fam: str, seed: int
+) -> tuple[np.ndarray, int]:
+    """``n_sims`` count draws with no effect, and the seed that thins them.
+
+    Counts without an effect are drawn once; a reduction r thins the treated cells,
+    Binomial(y, 1 - r), which is exactly Poisson(lam (1 - r)) given the gamma mixing.
+    Thinning with the same generator state for every r keeps the draws coupled
+    (common random numbers), so power rises smoothly with r.
+    """
+    rng = np.random.default_rng(seed)
+    shape = (n_sims, *mu.shape)
+    mix = (rng.gamma(1.0 / alpha_nb, alpha_nb, size=shape) if fam == "negbin"
+           else np.ones(shape))  # fmt: skip
+    y_full = rng.poisson(mu * mix)
+    return y_full, int(rng.integers(2**63 - 1))
+
+
 def simulate_power_its(
     baseline: np.ndarray,
     baseline_months: list[str],
@@ -264,16 +288,10 @@ def simulate_power_its(
     base_cols = [0, 1, *range(4, x_all.shape[1])]  # without post and time_since
     x0 = x_all[: len(baseline_months)][:, base_cols]
     b0, _, mu0 = fit_poisson_glm(y0[None], x0, se="model")
-    alpha_nb = dispersion(y0, mu0[0]) if family in ("auto", "negbin") else 0.0
-    fam = "negbin" if alpha_nb > 0 else "poisson"
+    alpha_nb, fam = _family(y0, mu0[0], family)
     mu_all = np.exp(x_all[:, base_cols] @ b0[0])
     post = np.arange(len(months)) >= len(baseline_months)
-    rng = np.random.default_rng(seed)
-    shape = (n_sims, len(months))
-    mix = (rng.gamma(1.0 / alpha_nb, alpha_nb, size=shape) if fam == "negbin"
-           else np.ones(shape))  # fmt: skip
-    y_full = rng.poisson(mu_all * mix)
-    thin_seed = int(rng.integers(2**63 - 1))
+    y_full, thin_seed = _draw_null_counts(mu_all, n_sims, alpha_nb, fam, seed)
     powers = []
     for r in np.asarray(reductions, dtype=float):
         y = y_full.copy()
@@ -379,8 +397,7 @@ def simulate_power(
     y0 = np.asarray(baseline, dtype=float)
     is_target = np.asarray(is_target, dtype=bool)
     mu0 = fit_twoway_poisson(y0)
-    alpha_nb = dispersion(y0, mu0) if family in ("auto", "negbin") else 0.0
-    fam = "negbin" if alpha_nb > 0 else "poisson"
+    alpha_nb, fam = _family(y0, mu0, family)
     # Area and month effects of the baseline fit (log scale).
     log_row = np.log(mu0.sum(axis=1))
     log_col = np.log(mu0.sum(axis=0)) - np.log(mu0.sum())
@@ -394,16 +411,7 @@ def simulate_power(
     treated = np.zeros(mu_sim.shape, dtype=bool)
     treated[np.ix_(is_target, np.arange(n_pre, n_pre + n_post))] = True
 
-    # Counts without an effect are drawn once; a reduction r thins the treated cells,
-    # Binomial(y, 1 - r), which is exactly Poisson(lam (1 - r)) given the gamma mixing.
-    # Thinning with the same generator state for every r keeps the draws coupled
-    # (common random numbers), so power rises smoothly with r.
-    rng = np.random.default_rng(seed)
-    shape = (n_sims, *mu_sim.shape)
-    mix = (rng.gamma(1.0 / alpha_nb, alpha_nb, size=shape) if fam == "negbin"
-           else np.ones(shape))  # fmt: skip
-    y_full = rng.poisson(mu_sim * mix)
-    thin_seed = int(rng.integers(2**63 - 1))
+    y_full, thin_seed = _draw_null_counts(mu_sim, n_sims, alpha_nb, fam, seed)
     treated_counts = y_full[:, treated]
     powers = []
     for r in np.asarray(reductions, dtype=float):

@@ -101,6 +101,12 @@ def series_chart(
         return _svg(fig, f"{title}: monthly records, target, buffer and control areas")
 
 
+def _rows_figure(n: int, row_height: float) -> tuple[Any, Any, list[int]]:
+    """A figure for ``n`` horizontal rows, first row on top: (fig, ax, y of each row)."""
+    fig, ax = plt.subplots(figsize=(6.4, row_height * n + 0.9))
+    return fig, ax, list(range(n))[::-1]
+
+
 def forest_chart(rows: list[dict[str, Any]], title: str, xlabel: str) -> str | None:
     """Rate ratios with 95 percent intervals; optional true values as diamonds.
 
@@ -110,8 +116,7 @@ def forest_chart(rows: list[dict[str, Any]], title: str, xlabel: str) -> str | N
     if not rows:
         return None
     with plt.rc_context(_RC):
-        fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(rows) + 0.9))
-        ys = list(range(len(rows)))[::-1]
+        fig, ax, ys = _rows_figure(len(rows), 0.45)
         for y, r in zip(ys, rows, strict=True):
             colour = "#1a7f37" if r["hi"] < 1 else ("#c0392b" if r["lo"] > 1 else "#555")
             ax.plot([r["lo"], r["hi"]], [y, y], color=colour, lw=2)
@@ -149,8 +154,7 @@ def bar_chart(
     if not items:
         return None
     with plt.rc_context(_RC):
-        fig, ax = plt.subplots(figsize=(6.4, 0.42 * len(items) + 0.9))
-        ys = list(range(len(items)))[::-1]
+        fig, ax, ys = _rows_figure(len(items), 0.42)
         vals = [v for _, v in items]
         good = [(v > 0) if positive_is_good else (v < 0) for v in vals]
         ax.barh(ys, vals, color=["#1a7f37" if g else "#c0392b" for g in good])
@@ -167,8 +171,7 @@ def survey_chart(rows: list[dict[str, Any]], title: str) -> str | None:
     if not rows:
         return None
     with plt.rc_context(_RC):
-        fig, ax = plt.subplots(figsize=(6.4, 0.4 * len(rows) + 0.9))
-        ys = list(range(len(rows)))[::-1]
+        fig, ax, ys = _rows_figure(len(rows), 0.4)
         for y, r in zip(ys, rows, strict=True):
             c = ROLE_COLOURS.get(str(r.get("role", "")), "#555")
             if _finite(r.get("ci_low"), r.get("ci_high")):

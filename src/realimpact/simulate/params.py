@@ -14,23 +14,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# The 14 police.uk street-level crime types, in the order police.uk lists them.
-CRIME_TYPES: tuple[str, ...] = (
-    "Anti-social behaviour",
-    "Bicycle theft",
-    "Burglary",
-    "Criminal damage and arson",
-    "Drugs",
-    "Other crime",
-    "Other theft",
-    "Possession of weapons",
-    "Public order",
-    "Robbery",
-    "Shoplifting",
-    "Theft from the person",
-    "Vehicle crime",
-    "Violence and sexual offences",
-)
+# The 14 police.uk street-level crime types: one list, kept with the harm weights
+# (re-exported here because the simulator's arrays are indexed in its order).
+from realimpact.harm.weights import CRIME_TYPES as CRIME_TYPES
 
 # Monthly records per 1,000 residents: Merseyside 2018-10 counts / 1.42 M residents.
 BASE_RATE_PER_1000: dict[str, float] = {

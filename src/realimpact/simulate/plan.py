@@ -65,30 +65,19 @@ def build_plan(
         }
     )
     # survey waves: two months before the start and in the last operation month
-    indicators.append(
-        {
-            "id": "residents-views",
-            "kind": "outcome",
-            "source": "survey:residents",
-            "panel": True,
-            "questions": ["feel_safe", "dealing_problem", "confidence_police"],
-            "file": "survey-residents.csv",
-            "baseline": dict(windows["baseline"]),
-            "follow_up": dict(windows["follow_up"]),
-        }
-    )
-    indicators.append(
-        {
-            "id": "professionals-views",
-            "kind": "outcome",
-            "source": "survey:professionals",
-            "panel": False,
-            "questions": ["feel_safe", "dealing_problem", "confidence_police"],
-            "file": "survey-professionals.csv",
-            "baseline": dict(windows["baseline"]),
-            "follow_up": dict(windows["follow_up"]),
-        }
-    )
+    for who, panel in (("residents", True), ("professionals", False)):
+        indicators.append(
+            {
+                "id": f"{who}-views",
+                "kind": "outcome",
+                "source": f"survey:{who}",
+                "panel": panel,
+                "questions": ["feel_safe", "dealing_problem", "confidence_police"],
+                "file": f"survey-{who}.csv",
+                "baseline": dict(windows["baseline"]),
+                "follow_up": dict(windows["follow_up"]),
+            }
+        )
     return {
         "id": f"op-{params.city_name.lower()}-clean-sweep",
         "title": f"{OPERATION_NAME}: closing the open street market in central {params.city_name}",

@@ -40,7 +40,7 @@ import yaml
 from realimpact._progress import ProgressFn
 from realimpact.errors import InputError, RejectedFileError, ValidationError
 from realimpact.sources.population import _field, parse_number, read_table
-from realimpact.store import Store, open_store
+from realimpact.store import Store, using_store
 
 SPEC_KEYS = {
     "indicator",
@@ -119,9 +119,7 @@ def ingest_partner(
 
     Re-ingesting the same file with the same spec adds nothing.
     """
-    own = not isinstance(store, Store)
-    st = open_store(store) if own else store
-    try:
+    with using_store(store) as st:
         label = str(path)
         df, raw = read_table(path)
         if df.empty:
@@ -149,9 +147,6 @@ def ingest_partner(
             "periods": [rows["frame"]["period"].min(), rows["frame"]["period"].max()],
             "layer": spec.get("layer"),
         }
-    finally:
-        if own:
-            st.close()
 
 
 def _rows(df: pd.DataFrame, spec: dict[str, Any], label: str) -> dict[str, Any]:

@@ -33,7 +33,7 @@ import pyarrow.csv as pacsv
 from realimpact._progress import ProgressFn
 from realimpact.errors import RejectedFileError
 from realimpact.geo.crs import to_bng
-from realimpact.store import Store, open_store
+from realimpact.store import Store, using_store
 from realimpact.store import records as store_records
 
 # -- the three formats ------------------------------------------------------
@@ -377,10 +377,8 @@ def ingest_police_uk(
     A rejected file does not stop the others; check ``result.ok``. ``store`` is
     an open :class:`Store` or a path (opened and closed here).
     """
-    own = not isinstance(store, Store)
-    st = open_store(store) if own else store
     result = IngestResult()
-    try:
+    with using_store(store) as st:
         sources = list(_expand([paths] if isinstance(paths, str | os.PathLike) else paths))
         for src in sources:
             if isinstance(src, FileResult):
@@ -399,7 +397,4 @@ def ingest_police_uk(
                     )
             if progress:
                 progress("ingesting police.uk files", 1, len(sources))
-    finally:
-        if own:
-            st.close()
     return result

@@ -19,7 +19,7 @@ import pandas as pd
 
 from realimpact._progress import ProgressFn
 from realimpact.errors import InputError, RejectedFileError, ValidationError
-from realimpact.store import Store, open_store
+from realimpact.store import Store, using_store
 
 
 def read_table(path: str | os.PathLike) -> tuple[pd.DataFrame, bytes]:
@@ -80,9 +80,7 @@ def ingest_population(
     >= 0; otherwise nothing is stored and the error names the line. Returns
     a summary with how many areas that have records matched an id.
     """
-    own = not isinstance(store, Store)
-    st = open_store(store) if own else store
-    try:
+    with using_store(store) as st:
         label = str(path)
         if layer != "lsoa" and layer not in st.layer_names():
             raise ValidationError(
@@ -134,9 +132,6 @@ def ingest_population(
             "total": info["total"],
             "match": match_report(st, layer),
         }
-    finally:
-        if own:
-            st.close()
 
 
 def match_report(store: Store, layer: str) -> dict[str, Any]:

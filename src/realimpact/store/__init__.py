@@ -1,5 +1,11 @@
 """The only package that talks to the database (see DESIGN.md)."""
 
-from realimpact.store.connection import DEFAULT_STORE, RECORD_TABLES, Store, open_store
+from realimpact.store.connection import (
+    DEFAULT_STORE,
+    RECORD_TABLES,
+    Store,
+    open_store,
+    using_store,
+)
 
-__all__ = ["DEFAULT_STORE", "RECORD_TABLES", "Store", "open_store"]
+__all__ = ["DEFAULT_STORE", "RECORD_TABLES", "Store", "open_store", "using_store"]

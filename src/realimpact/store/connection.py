@@ -125,3 +125,22 @@ class Store:
 def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False) -> Store:
     """Open (creating and migrating if needed) the store at ``path``."""
     return Store(path, read_only=read_only)
+
+
+@contextmanager
+def using_store(
+    store: Store | str | os.PathLike | None, *, read_only: bool = False
+) -> Iterator[Store]:
+    """Library functions take an open :class:`Store` or a path: yield the store to use.
+
+    A store passed in stays open for its owner; one opened here from a path is
+    closed on the way out, error or not.
+    """
+    if isinstance(store, Store):
+        yield store
+        return
+    st = open_store(store, read_only=read_only)
+    try:
+        yield st
+    finally:
+        st.close()

@@ -16,6 +16,7 @@ import pandas as pd
 
 from realimpact.errors import ValidationError
 from realimpact.store.connection import Store
+from realimpact.store.queries import month_bounds
 
 # -- weight sets -------------------------------------------------------------
 
@@ -377,12 +378,9 @@ def category_counts(
         nonzero = " + ".join(cols.values())
         where = ["layer = ?", "record_table = ?", f"({nonzero}) > 0"]
         params: list[Any] = [layer, table]
-        if month_from:
-            where.append("month >= ?")
-            params.append(month_from)
-        if month_to:
-            where.append("month <= ?")
-            params.append(month_to)
+        month_clauses, month_params = month_bounds(month_from, month_to)
+        where += month_clauses
+        params += month_params
         if period == "month":
             sel = ", ".join(f"{s} AS {_ident(c)}" for c, s in cols.items())
             sql = f"SELECT area_id, month AS period, {sel} FROM harm_count_cache"

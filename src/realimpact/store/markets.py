@@ -36,34 +36,46 @@ def upsert_entity(store: Store, entity_id: str, kind: str, attrs: dict[str, Any]
         )
 
 
+def _replace_pairs(
+    store: Store, table: str, key: str, entity_id: str, pairs: list[tuple[str, str]]
+) -> None:
+    """Set the rows ``(entity_id, a, b)`` of ``table`` (keyed by column ``key``) to ``pairs``.
+
+    ``table`` and ``key`` come from this module, never from the caller's input.
+    """
+    store.con.execute(f"DELETE FROM {table} WHERE {key} = ?", [entity_id])
+    for a, b in pairs:
+        store.con.execute(
+            f"INSERT INTO {table} VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [entity_id, a, b]
+        )
+
+
 def replace_links(store: Store, entity_id: str, links: list[tuple[str, str]]) -> None:
     """Set the outgoing links of ``entity_id`` to ``[(to_id, relation)]``."""
-    store.con.execute("DELETE FROM market_links WHERE from_id = ?", [entity_id])
-    for to_id, relation in links:
-        store.con.execute(
-            "INSERT INTO market_links VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            [entity_id, to_id, relation],
-        )
+    _replace_pairs(store, "market_links", "from_id", entity_id, links)
 
 
 def replace_areas(store: Store, entity_id: str, areas: list[tuple[str, str]]) -> None:
     """Set the areas of ``entity_id`` to ``[(layer, area_id)]``."""
-    store.con.execute("DELETE FROM market_areas WHERE entity_id = ?", [entity_id])
-    for layer, area_id in areas:
-        store.con.execute(
-            "INSERT INTO market_areas VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            [entity_id, layer, area_id],
-        )
+    _replace_pairs(store, "market_areas", "entity_id", entity_id, areas)
+
+
+def _fetch(store: Store, query: str, column: str, value: Any, order_by: str) -> list[tuple]:
+    """Rows of ``query``, only those with ``column = value`` when a value is given.
+
+    ``column`` and ``order_by`` come from this module, never from the caller's input.
+    """
+    params: list[Any] = []
+    if value:
+        query += f" WHERE {column} = ?"
+        params.append(value)
+    return store.con.execute(f"{query} ORDER BY {order_by}", params).fetchall()
 
 
 def load_entities(store: Store, kind: str | None = None) -> list[dict[str, Any]]:
     """Every entity as ``{id, kind, attrs, created_at, updated_at}``, ordered by id."""
     q = "SELECT id, kind, attrs, created_at, updated_at FROM market_entities"
-    params: list[Any] = []
-    if kind:
-        q += " WHERE kind = ?"
-        params.append(kind)
-    rows = store.con.execute(q + " ORDER BY id", params).fetchall()
+    rows = _fetch(store, q, "kind", kind, "id")
     return [
         {
             "id": r[0],
@@ -147,10 +159,6 @@ def load_assessments(store: Store, entity_id: str | None = None) -> list[dict[st
         " position_confidence, position_evidence, note, prefill, created_at"
         " FROM market_assessments"
     )
-    params: list[Any] = []
-    if entity_id:
-        q += " WHERE entity_id = ?"
-        params.append(entity_id)
     cols = [
         "assessment_id",
         "entity_id",
@@ -167,7 +175,7 @@ def load_assessments(store: Store, entity_id: str | None = None) -> list[dict[st
     ]
     rows = [
         dict(zip(cols, r, strict=True))
-        for r in store.con.execute(q + " ORDER BY entity_id, version", params).fetchall()
+        for r in _fetch(store, q, "entity_id", entity_id, "entity_id, version")
     ]
     if not rows:
         return []
@@ -264,11 +272,7 @@ def insert_indicator_obs(
 
 def load_indicator_obs(store: Store, entity_id: str | None = None) -> list[dict[str, Any]]:
     q = "SELECT entity_id, indicator_id, observed_on, evidence FROM market_indicator_obs"
-    params: list[Any] = []
-    if entity_id:
-        q += " WHERE entity_id = ?"
-        params.append(entity_id)
-    rows = store.con.execute(q + " ORDER BY observed_on, indicator_id", params).fetchall()
+    rows = _fetch(store, q, "entity_id", entity_id, "observed_on, indicator_id")
     return [
         {"entity_id": r[0], "indicator_id": r[1], "observed_on": r[2], "evidence": r[3]}
         for r in rows

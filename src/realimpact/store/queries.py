@@ -25,6 +25,23 @@ GROUPABLE = {
 }  # fmt: skip
 
 
+def month_bounds(
+    month_from: str | None, month_to: str | None, column: str = "month"
+) -> tuple[list[str], list[str]]:
+    """SQL clauses and parameters keeping ``column`` within the inclusive month range.
+
+    'YYYY-MM' strings sort as months, so the bounds are plain string comparisons.
+    """
+    clauses, params = [], []
+    if month_from:
+        clauses.append(f"{column} >= ?")
+        params.append(month_from)
+    if month_to:
+        clauses.append(f"{column} <= ?")
+        params.append(month_to)
+    return clauses, params
+
+
 def _where(
     table: str,
     crime_types: Sequence[str] | None,
@@ -39,12 +56,9 @@ def _where(
             raise ValidationError(f"--crime-type applies to street crimes, not {table}")
         clauses.append(f"{alias}.crime_type IN ({', '.join('?' for _ in crime_types)})")
         params += list(crime_types)
-    if month_from:
-        clauses.append(f"{alias}.month >= ?")
-        params.append(month_from)
-    if month_to:
-        clauses.append(f"{alias}.month <= ?")
-        params.append(month_to)
+    month_clauses, month_params = month_bounds(month_from, month_to, f"{alias}.month")
+    clauses += month_clauses
+    params += month_params
     for col, values in (filters or {}).items():
         if col not in GROUPABLE[table]:
             raise ValidationError(f"cannot filter {table} by {col!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from realimpact.store.connection import RECORD_TABLES, Store, open_store
+from realimpact.store.connection import RECORD_TABLES, Store, using_store
 
 _FORCE_EXPR = {
     "crimes": "falls_within",
@@ -15,9 +15,7 @@ _FORCE_EXPR = {
 
 def store_status(store: Store | str | os.PathLike | None = None) -> dict:
     """Summary used by ``realimpact status``; cheap (aggregates only)."""
-    own = not isinstance(store, Store)
-    st = open_store(store, read_only=True) if own else store
-    try:
+    with using_store(store, read_only=True) as st:
         tables = {}
         for t in RECORD_TABLES:
             rows, months, mmin, mmax, files = st.con.execute(
@@ -65,6 +63,3 @@ def store_status(store: Store | str | os.PathLike | None = None) -> dict:
             "layers": layer_list,
             "source_files": files,
         }
-    finally:
-        if own:
-            st.close()
