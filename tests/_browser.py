@@ -40,7 +40,8 @@ async def _probe(url: str, timeout: float = 30.0) -> dict[str, list]:
     """Load ``url``; return requests, console errors and exceptions seen."""
     from websockets.asyncio.client import connect
 
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium may still be writing its profile as it exits: don't fail the test on cleanup
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
             [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
             stdout=subprocess.DEVNULL,

@@ -12,7 +12,7 @@ import sys
 import typer
 
 from realimpact.cli import status as _status
-from realimpact.cli._common import err
+from realimpact.cli._common import err, print_error
 
 app = typer.Typer(
     name="realimpact",
@@ -87,11 +87,11 @@ def main() -> None:
             sys.exit(2)
         if isinstance(e, cx.UsageError):
             ctx_name = e.ctx.command_path if e.ctx else "realimpact"
-            err.print(f"[bold red]error:[/] {ctx_name}: {e.format_message()}", highlight=False)
+            print_error(f"{ctx_name}: {e.format_message()}")
             sys.exit(2)
         if isinstance(e, cx.ClickException):
-            err.print(f"[bold red]error:[/] {e.format_message()}", highlight=False)
+            print_error(e.format_message())
             sys.exit(e.exit_code or 2)
-        err.print(f"[bold red]internal error:[/] {type(e).__name__}: {e}", highlight=False)
+        print_error(f"{type(e).__name__}: {e}", label="internal error")
         sys.exit(1)
     sys.exit(0)

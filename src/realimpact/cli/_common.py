@@ -94,9 +94,17 @@ def emit(result: Any, as_json: bool, render: Callable[[Any], None]) -> None:
         render(result)
 
 
+def print_error(message: str, label: str = "error", style: str = "bold red") -> None:
+    """One line on stderr; the message is escaped because it quotes user data
+    such as "[residents-views]", which Rich would otherwise take for markup."""
+    from rich.markup import escape
+
+    err.print(f"[{style}]{label}:[/] {escape(message)}", highlight=False, markup=True)
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Write a one-line error on stderr and return the Exit to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    print_error(message)
     return typer.Exit(code)
 
 

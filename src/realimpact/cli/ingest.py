@@ -13,9 +13,9 @@ from realimpact.cli._common import (
     JsonOpt,
     StoreOpt,
     emit,
-    err,
     handle_errors,
     out,
+    print_error,
     progress_enabled,
 )
 
@@ -40,7 +40,7 @@ def police_uk(
         result = ingest_police_uk(paths, store, progress=progress)
     for f in result.files:
         if f.error:
-            err.print(f"[bold red]error:[/] {f.error}", highlight=False)
+            print_error(f.error)
     emit(result.to_dict(), json, _render_police_uk)
     if not result.ok:
         raise typer.Exit(2)

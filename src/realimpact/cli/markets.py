@@ -13,9 +13,9 @@ from realimpact.cli._common import (
     JsonOpt,
     StoreOpt,
     emit,
-    err,
     handle_errors,
     out,
+    print_error,
     progress_enabled,
 )
 
@@ -238,7 +238,7 @@ def import_cmd(
             f" {r['disruptions']} disruptions, {r['indicator_observations']} indicator notes"
         )
         for n in r["notes"]:
-            err.print(f"note: {n}")
+            print_error(n, "note", "yellow")
 
     emit(result, json, render)
 
@@ -538,7 +538,7 @@ def _render_warning(r: dict[str, Any]) -> None:
                 )
             out.print(t)
     for n in r["notes"]:
-        err.print(f"note: {n}")
+        print_error(n, "note", "yellow")
 
 
 @markets.command("indicator")
@@ -610,7 +610,7 @@ def disrupt_cmd(
             f"recorded {r['disruption_id']}: {r['category']} / {r['impact']} on {r['entity_id']}"
         )
         for f in r["flags"]:
-            err.print(f"flag: {f}")
+            print_error(f, "flag", "yellow")
 
     emit(result, json, render)
 

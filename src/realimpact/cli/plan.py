@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from realimpact.cli._common import JsonOpt, StoreOpt, emit, err, handle_errors, out, print_json
+from realimpact.cli._common import (
+    JsonOpt,
+    StoreOpt,
+    emit,
+    handle_errors,
+    out,
+    print_error,
+    print_json,
+)
 
 PlanArg = Annotated[Path, typer.Argument(help="Operation plan (YAML).", show_default=False)]
 
@@ -156,9 +164,9 @@ def register(app: typer.Typer) -> None:
 
 def _render_validation(r: dict) -> None:
     for i in r["errors"]:
-        err.print(f"[bold red]error:[/] {i['field']}: {i['message']}", highlight=False)
+        print_error(f"{i['field']}: {i['message']}")
     for i in r["warnings"]:
-        err.print(f"[yellow]warning:[/] {i['field']}: {i['message']}", highlight=False)
+        print_error(f"{i['field']}: {i['message']}", "warning", "yellow")
     verdict = "[bold green]valid[/]" if r["valid"] else "[bold red]not valid[/]"
     out.print(
         f"plan {r['plan_id'] or '?'}: {verdict} ({r['n_errors']} errors, "
@@ -198,7 +206,7 @@ def _render_power(r: dict) -> None:
         )
     out.print(f"false-alarm rate with no effect: {r['size']:.1%}", highlight=False)
     for n in r["notes"]:
-        err.print(f"[yellow]note:[/] {n}", highlight=False)
+        print_error(n, "note", "yellow")
 
 
 def _render_catalogue(r: dict) -> None:
