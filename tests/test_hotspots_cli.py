@@ -168,3 +168,23 @@ def test_emerging_cli_runs_and_rejects_a_month_without_data(store_file, tmp_path
     bad = _run(store_file, "hotspots", "emerging", "--layer", "grid500", "--crime-type", "Drugs",
                "--period-from", "2018-09", "--period-to", "2019-02")  # fmt: skip
     assert bad.exit_code == 2 and "period 2018-09: no records" in bad.stderr
+
+
+def test_hotspot_map_with_values_crops_to_where_crime_is(tmp_path):
+    """On a grid most cells are empty: the map zooms to cells with a value or a class."""
+    import shapely
+
+    from realimpact.hotspots.maps import hotspot_map
+
+    xs, ys = np.meshgrid(np.arange(20) * 100.0, np.arange(20) * 100.0)
+    cells = shapely.box(xs.ravel(), ys.ravel(), xs.ravel() + 100, ys.ravel() + 100)
+    values = np.zeros(len(cells))
+    values[(xs.ravel() >= 500) & (xs.ravel() < 800) & (ys.ravel() >= 1000) & (ys.ravel() < 1200)] = 3
+    classes = np.full(len(cells), "not-significant", dtype=object)
+    classes[np.argmax(values)] = "hot-95"
+    whole = hotspot_map(cells, classes, tmp_path / "a.png")
+    cropped = hotspot_map(cells, classes, tmp_path / "b.png", values=values)
+    assert whole["extent"][0] <= 0 and whole["extent"][2] >= 2000
+    x0, y0, x1, y1 = cropped["extent"]
+    assert 400 < x0 < 500 and 800 < x1 < 900 and 900 < y0 < 1000 and 1200 < y1 < 1300
+    assert (tmp_path / "b.png").stat().st_size > 0

@@ -118,7 +118,8 @@ def gi(
             p = res.gi.summary()
             note = f"Gi* ({p['transform']}, {contiguity}), p: {_how(p)}, {p['correction']}"
             outputs["map"] = hotspot_map(frame["geometry"], frame["hotspot_class"], map_path,
-                                         title=f"Gi* hot spots - {layer}", note=note)  # fmt: skip
+                                         title=f"Gi* hot spots - {layer}", note=note,
+                                         values=frame["value"])  # fmt: skip
         top = frame[frame["hotspot_class"].str.startswith("hot")].nlargest(10, "gi_z")
         result["top_hot"] = [
             {"area_id": str(r.area_id), "value": float(r.value), "gi_z": float(r.gi_z),

@@ -77,8 +77,16 @@ def hotspot_map(
     title: str = "Gi* hot spots",
     note: str = "",
     palette: str = "gi",
+    values: Any = None,
 ) -> dict[str, Any]:
-    """PNG of areas coloured by hot-spot class (``palette='gi'``) or emerging category."""
+    """PNG of areas coloured by hot-spot class (``palette='gi'``) or emerging category.
+
+    With ``values`` (the analysed value per area), areas that are not
+    significant are shaded grey by their value instead of a flat grey, and the
+    map is cropped to the areas with any value: on a grid over a force's extent
+    most cells are empty fields or sea, and a reader needs to see the hot spots
+    against where crime actually is.
+    """
     from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch
 
@@ -104,16 +112,46 @@ def hotspot_map(
         colours = np.array([col(c) for c in classes])
         lookup = {c: col(c) for c in sorted(set(classes))}
         legend = list(lookup)
+    edges = np.full(len(geoms), "#999999", dtype=object)
+    focus = None
+    if values is not None:
+        v = np.asarray(list(values), dtype=float)
+        plain = np.isin(classes, ["not-significant", "no-neighbours", "no-pattern"])
+        some = np.nan_to_num(v) > 0
+        if some.any():
+            level = np.log1p(np.where(some, v, 0.0))
+            level = level / level[some].max()
+            grey = (0.93 - 0.45 * level).clip(0.45, 0.93)
+            shade = np.array(
+                [f"#{int(g * 255):02x}{int(g * 255):02x}{int(g * 255):02x}" for g in grey]
+            )
+            colours = np.where(plain & some, shade, np.where(plain, "#ffffff", colours))
+            edges = np.where(plain & ~some, "none", np.where(plain, "#d9d9d9", "#555555"))
+            focus = ~plain | some
+            legend = [c for c in legend if c != "not-significant"]
     fig, ax, plt = _figure()
     rings, idx = _polys(geoms)
-    pc = PolyCollection(rings, facecolors=colours[idx], edgecolors="#999999", linewidths=0.1)
+    pc = PolyCollection(rings, facecolors=colours[idx], edgecolors=edges[idx], linewidths=0.2)
     ax.add_collection(pc)
-    ax.autoscale_view()
+    if focus is not None and focus.any():
+        import shapely
+
+        x0, y0, x1, y1 = shapely.total_bounds(geoms[focus])
+        pad = 0.03 * max(x1 - x0, y1 - y0, 1.0)
+        ax.set_xlim(x0 - pad, x1 + pad)
+        ax.set_ylim(y0 - pad, y1 + pad)
+    else:
+        ax.autoscale_view()
+    shown = [float(v) for v in (*ax.get_xlim(), *ax.get_ylim())]
     ax.legend(
-        handles=[Patch(facecolor=lookup[c], edgecolor="#999999", label=c) for c in legend],
+        handles=[Patch(facecolor=lookup[c], edgecolor="#999999", label=c) for c in legend]
+        + ([Patch(facecolor="#9a9a9a", edgecolor="#d9d9d9", label="not significant (grey = value)")]
+           if focus is not None else []),
         loc="upper left", fontsize=7, frameon=True, bbox_to_anchor=(1.01, 1.0),
     )  # fmt: skip
-    return _finish(fig, ax, plt, path, title, note)
+    result = _finish(fig, ax, plt, path, title, note)
+    result["extent"] = [shown[0], shown[2], shown[1], shown[3]]
+    return result
 
 
 def density_map(kde: Any, path: str | Path, *, title: str = "Kernel density") -> dict[str, Any]:
