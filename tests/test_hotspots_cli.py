@@ -179,7 +179,9 @@ def test_hotspot_map_with_values_crops_to_where_crime_is(tmp_path):
     xs, ys = np.meshgrid(np.arange(20) * 100.0, np.arange(20) * 100.0)
     cells = shapely.box(xs.ravel(), ys.ravel(), xs.ravel() + 100, ys.ravel() + 100)
     values = np.zeros(len(cells))
-    values[(xs.ravel() >= 500) & (xs.ravel() < 800) & (ys.ravel() >= 1000) & (ys.ravel() < 1200)] = 3
+    values[
+        (xs.ravel() >= 500) & (xs.ravel() < 800) & (ys.ravel() >= 1000) & (ys.ravel() < 1200)
+    ] = 3
     classes = np.full(len(cells), "not-significant", dtype=object)
     classes[np.argmax(values)] = "hot-95"
     whole = hotspot_map(cells, classes, tmp_path / "a.png")
