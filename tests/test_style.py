@@ -16,10 +16,10 @@ def _ruff(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_ruff_check_is_clean():
-    proc = _ruff("check", "src", "tests", "benchmarks")
+    proc = _ruff("check", "src", "tests", "benchmarks", "scripts")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_ruff_format_is_clean():
-    proc = _ruff("format", "--check", "src", "tests", "benchmarks")
+    proc = _ruff("format", "--check", "src", "tests", "benchmarks", "scripts")
     assert proc.returncode == 0, proc.stdout + proc.stderr
