@@ -53,9 +53,10 @@ def _csv_counts(shared: Path, types: list[str]) -> pd.DataFrame:
 
 
 def test_gi_cli_geojson_matches_esda_on_the_stored_grid(store_file, tmp_path, shared):
-    esda = pytest.importorskip("esda")
-    libpysal = pytest.importorskip("libpysal")
     import warnings
+
+    import esda
+    import libpysal
 
     out = tmp_path / "gi.geojson"
     res = _json(_run(store_file, "hotspots", "gi", "--layer", "grid500", "--crime-type", "Drugs",

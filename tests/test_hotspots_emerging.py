@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pymannkendall as pmk
 import pytest
 from scipy import stats
 
@@ -10,9 +11,6 @@ from realimpact.errors import InputError
 from realimpact.geo import weights as W
 from realimpact.hotspots.emerging import EmergingHotSpots, classify_series
 from realimpact.hotspots.mann_kendall import mann_kendall
-
-pmk = pytest.importorskip("pymannkendall")
-
 
 # -- Mann-Kendall ------------------------------------------------------------------------
 

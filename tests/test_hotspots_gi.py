@@ -12,6 +12,8 @@ import json
 import warnings
 from pathlib import Path
 
+import esda
+import libpysal
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,9 +23,6 @@ from realimpact.errors import InputError
 from realimpact.geo import weights as W
 from realimpact.hotspots.gi import GiStar, harm_values
 from realimpact.hotspots.inference import count_extremes, pseudo_p
-
-esda = pytest.importorskip("esda")
-libpysal = pytest.importorskip("libpysal")
 
 TOL = 1e-6  # acceptance: z-scores equal esda's to 1e-6
 

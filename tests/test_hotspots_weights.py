@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import libpysal
 import numpy as np
 import pytest
 import shapely
@@ -11,8 +12,6 @@ import shapely
 from realimpact.errors import InputError
 from realimpact.geo import weights as W
 from realimpact.hotspots.significance import adjust, classify, p_from_z
-
-libpysal = pytest.importorskip("libpysal")
 
 
 def _sets(nbrs: dict) -> dict:
