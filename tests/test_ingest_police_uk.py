@@ -347,3 +347,28 @@ def test_stop_search_month_is_london_local_time(tmp_path):
     assert pd.isna(
         first["outcome_linked_to_object"].iloc[0]
     )  # empty in the file: unknown, not False
+
+
+def test_quarantine_command_lists_what_was_set_aside(tmp_path):
+    f = write(
+        tmp_path / "bad.csv",
+        [
+            STREET_HEADER,
+            GOOD_ROW.replace("2020-03", "2020-13"),
+            GOOD_ROW.replace("Star Yard", "[x]"),
+        ],
+    )
+    store = tmp_path / "s.duckdb"
+    ingest_police_uk([f], store)
+    proc = run_cli("quarantine", "--store", str(store), "--json")
+    assert proc.returncode == 0, proc.stderr
+    q = json.loads(proc.stdout)
+    assert q["total"] == 1
+    assert q["by_field"] == [{"kind": "street", "field": "Month", "n": 1}]
+    row = q["rows"][0]
+    assert (Path(row["path"]).name, row["line"], row["field"]) == ("bad.csv", 2, "Month")
+    assert "2020-13" in row["raw"]
+    none = run_cli("quarantine", "--store", str(store), "--file", "other.csv", "--json")
+    assert json.loads(none.stdout)["total"] == 0
+    bad = run_cli("quarantine", "--store", str(store), "--limit", "-1")
+    assert bad.returncode == 2 and "--limit" in bad.stderr

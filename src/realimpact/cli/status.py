@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from realimpact.cli._common import JsonOpt, StoreOpt, emit, handle_errors, out
@@ -17,6 +20,44 @@ def register(app: typer.Typer) -> None:
         with handle_errors():
             result = store_status(store)
         emit(result, json, _render)
+
+    @app.command("quarantine")
+    def quarantine(
+        file: Annotated[
+            str | None, typer.Option("--file", help="Only files whose path contains this text.")
+        ] = None,
+        limit: Annotated[int, typer.Option("--limit", help="Rows to show.")] = 50,
+        store: StoreOpt = None,
+        json: JsonOpt = False,
+    ) -> None:
+        """Show rows set aside at ingest: file, line, field, reason and the row's text."""
+        from realimpact.store.status import quarantine_rows
+
+        with handle_errors():
+            result = quarantine_rows(store, file=file, limit=limit)
+        emit(result, json, _render_quarantine)
+
+
+def _render_quarantine(result: dict) -> None:
+    if not result["total"]:
+        out.print("no quarantined rows")
+        return
+    t = Table("kind", "field", "rows", title="quarantined rows by field")
+    for r in result["by_field"]:
+        t.add_row(r["kind"], r["field"], f"{r['n']:,}")
+    out.print(t)
+    rows = Table("file", "line", "field", "reason", "row")
+    rows.columns[0].overflow = "fold"
+    for r in result["rows"]:
+        name = str(r["path"]).rsplit("/", 1)[-1]
+        # row text is user data: escape it so "[x]" is shown, not taken for markup
+        rows.add_row(
+            escape(name), str(r["line"]), r["field"] or "-", escape(r["reason"]),
+            escape((r["raw"] or "")[:60]),
+        )  # fmt: skip
+    out.print(rows)
+    if result["total"] > len(result["rows"]):
+        out.print(f"showing {len(result['rows'])} of {result['total']:,}; use --limit or --json")
 
 
 def _render(result: dict) -> None:

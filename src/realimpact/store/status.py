@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from realimpact.errors import InputError
 from realimpact.store.connection import RECORD_TABLES, Store, using_store
 
 _FORCE_EXPR = {
@@ -63,3 +64,37 @@ def store_status(store: Store | str | os.PathLike | None = None) -> dict:
             "layers": layer_list,
             "source_files": files,
         }
+
+
+def quarantine_rows(
+    store: Store | str | os.PathLike | None = None,
+    *,
+    file: str | None = None,
+    limit: int = 50,
+) -> dict:
+    """Quarantined rows with their file, line, field, reason and text.
+
+    Rows are never silently dropped (issue 2): this is where an analyst sees
+    what was set aside and why. ``file`` keeps files whose path contains it;
+    the summary counts every quarantined row, ``rows`` shows the first
+    ``limit`` in file and line order.
+    """
+    if limit < 0:
+        raise InputError(f"--limit: {limit} must be 0 or more")
+    with using_store(store, read_only=True) as st:
+        where, params = "TRUE", []
+        if file:
+            where, params = "f.path LIKE ?", [f"%{file}%"]
+        base = f"FROM quarantine q JOIN source_files f USING (file_id) WHERE {where}"
+        by_reason = st.sql(
+            "SELECT f.kind, coalesce(q.field, '(row)') AS field, count(*) AS n"
+            f" {base} GROUP BY ALL ORDER BY n DESC, field",
+            params,
+        ).to_dict("records")
+        rows = st.sql(
+            f"SELECT f.path, q.line, q.kind, q.field, q.reason, q.raw {base}"
+            f" ORDER BY q.file_id, q.line LIMIT {int(limit)}",
+            params,
+        ).to_dict("records")
+        total = int(st.scalar(f"SELECT count(*) {base}", params))
+    return {"total": total, "by_field": by_reason, "rows": rows, "limit": limit}
