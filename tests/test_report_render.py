@@ -154,3 +154,15 @@ def test_minimal_contract_dict_renders(tmp_path: Path) -> None:
     html = render_report(minimal, tmp_path).read_text("utf-8")
     assert "V fell by 45%" in html  # exp(-0.6) = 0.549
     assert "evidence of a real change" in html
+
+
+def test_unbounded_interval_renders_as_such(tmp_path: Path) -> None:
+    """A wild bootstrap with one target area may not bound the interval (City of London)."""
+    data = results()
+    for ind in data["indicators"]:
+        if isinstance(ind.get("did"), dict):
+            ind["did"].update(ci_low=None, ci_high=None, rr_low=None, rr_high=None)
+    truth = {"indicators": {"asb": {"rate_ratio": 0.9}}}
+    html = render_report(data, tmp_path, extras={"truth": truth}).read_text("utf-8")
+    assert "interval not bounded" in html
+    assert "not bounded" in _section(html, "truth")

@@ -12,6 +12,7 @@ path: a Typer group cannot take both a subcommand and a positional path.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -169,11 +170,14 @@ def _render_plan(res: dict[str, Any]) -> None:
     for i in res["indicators"]:
         tg = i.get("target") or {}
         did = i.get("did") or {}
-        rr = (
-            f"{did['rate_ratio']:.2f} ({did['rr_low']:.2f}-{did['rr_high']:.2f})"
-            if did.get("rate_ratio") is not None
-            else "-"
-        )
+        rr = "-"
+        if did.get("rate_ratio") is not None:
+            lo, hi = did.get("rr_low"), did.get("rr_high")
+            bounded = lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi)
+            # a wild bootstrap with very few target areas may not bound the interval
+            rr = f"{did['rate_ratio']:.2f} " + (
+                f"({lo:.2f}-{hi:.2f})" if bounded else "(interval not bounded)"
+            )
         sms = max((s["level"] for s in i.get("sms") or []), default=None)
         t.add_row(
             i["id"],
