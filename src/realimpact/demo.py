@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from realimpact._progress import ProgressFn
+from realimpact.errors import InputError
 
 # on_step(name, status, seconds, summary): status is "done", "skipped" or "failed"
 StepFn = Callable[[str, str, float, str], None]
@@ -112,6 +113,10 @@ def run_demo(
 
     t_start = time.perf_counter()
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: is a file; give a folder (created if missing)")
+    if store is not None:
+        open_store(store).close()  # a bad --store fails now, not after the city is simulated
     out.mkdir(parents=True, exist_ok=True)
     store_path = Path(store) if store is not None else out / "realimpact.duckdb"
     if store is None:

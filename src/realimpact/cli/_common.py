@@ -119,6 +119,11 @@ def handle_errors() -> Iterator[None]:
         raise fail(" ".join(str(e).split()), 2) from None
     except FileNotFoundError as e:
         raise fail(f"{e.filename}: no such file or directory", 2) from None
+    except (IsADirectoryError, NotADirectoryError, FileExistsError, PermissionError) as e:
+        # a path the user gave is the wrong kind of thing or not theirs to write
+        if e.filename is None:
+            raise
+        raise fail(f"{e.filename}: {e.strerror or type(e).__name__}", 2) from None
     except RealImpactError as e:
         raise fail(" ".join(str(e).split()), 1) from None
 

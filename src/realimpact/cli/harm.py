@@ -167,6 +167,8 @@ def index(
     from realimpact.store import open_store
 
     with handle_errors():
+        if out_file is not None and not out_file.resolve().parent.is_dir():
+            raise InputError(f"folder {out_file.parent} does not exist", source=f"--out {out_file}")
         if json and out_file is not None:
             raise InputError("--json and --out: choose one")
         with open_store(store) as st, rich_progress(progress_enabled()) as progress:

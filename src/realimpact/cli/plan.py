@@ -59,8 +59,13 @@ def register(app: typer.Typer) -> None:
             finally:
                 if st is not None:
                     st.close()
-        emit(result.to_dict(), json, _render_validation)
+        r = result.to_dict()
+        emit(r, json, _render_validation)
         if not result.valid:
+            if json:  # the gaps are in the JSON; stderr still says why the exit code is 2
+                first = r["errors"][0] if r["errors"] else None
+                why = f"; first: {first['field']}: {first['message']}" if first else ""
+                print_error(f"{plan}: not valid ({r['n_errors']} errors){why}")
             raise typer.Exit(2)
 
     @grp.command("new")

@@ -377,6 +377,7 @@ def survey_file(plan: Any, ind: Any) -> tuple[str, Path] | None:
 
 
 INFERENCE = ("auto", "wild", "t", "normal")
+FAMILIES = ("poisson", "negbin")
 
 
 def did_inference(inference: str, family: str) -> str:
@@ -453,7 +454,11 @@ def evaluate(
 
     if audience not in ("analyst", "partner"):
         raise ValidationError(f"--audience: {audience!r} is not analyst or partner")
+    if family not in FAMILIES:
+        raise ValidationError(f"--family: {family!r} is not one of {', '.join(FAMILIES)}")
     did_inference(inference, family)  # refuse a bad option before any work
+    if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise InputError("is a file; --out takes a folder", source=str(out_dir))
     p = read_plan(plan)
     _check_plan(p)
     own = not isinstance(store, Store)
@@ -466,6 +471,7 @@ def evaluate(
             raise InputError("store does not exist (ingest police.uk data first)", source=path)
     st = open_store(store) if own else store
     try:
+        _weights(harm_weights, st)  # an unknown weight set fails now, not after every model
         return _evaluate(
             p,
             st,

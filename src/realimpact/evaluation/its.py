@@ -20,6 +20,7 @@ level 2 on the Maryland scale: anything else that changed at the same time
 
 from __future__ import annotations
 
+import warnings as _warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from statsmodels.stats.diagnostic import acorr_ljungbox
+from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
 from realimpact.errors import ValidationError
 from realimpact.evaluation.did import month_index
@@ -125,14 +127,30 @@ class ITSResult:
 
 
 def _fit(y: np.ndarray, X: pd.DataFrame, errors: str, maxlags: int):
+    """(fitted GLM, whether statsmodels saw perfect separation).
+
+    A series that is zero in whole stretches (a rare crime type in a few areas)
+    makes some fitted means tend to zero; statsmodels then warns once per fit,
+    which floods the console. The fact goes into the result's warnings instead.
+    """
+    if errors not in ("quasi", "hac", "poisson"):
+        raise ValidationError(f"unknown errors {errors!r} (quasi | hac | poisson)", source="errors")
     model = sm.GLM(y, X, family=sm.families.Poisson())
-    if errors == "quasi":
-        return model.fit(scale="X2", tol=1e-12)
-    if errors == "hac":
-        return model.fit(cov_type="HAC", cov_kwds={"maxlags": maxlags}, tol=1e-12)
-    if errors == "poisson":
-        return model.fit(tol=1e-12)
-    raise ValidationError(f"unknown errors {errors!r} (quasi | hac | poisson)", source="errors")
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always", PerfectSeparationWarning)
+        if errors == "quasi":
+            res = model.fit(scale="X2", tol=1e-12)
+        elif errors == "hac":
+            res = model.fit(cov_type="HAC", cov_kwds={"maxlags": maxlags}, tol=1e-12)
+        else:
+            res = model.fit(tol=1e-12)
+    separated = False
+    for w in caught:
+        if issubclass(w.category, PerfectSeparationWarning):
+            separated = True
+        else:  # anything else keeps its normal route
+            _warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return res, separated
 
 
 def its_counts(
@@ -169,7 +187,7 @@ def its_counts(
     if s.sum() == 0:
         raise ValidationError("no records in the series: nothing to model", source="series")
     X = its_design(months, start, seasonality, harmonics)
-    res = _fit(s.to_numpy(), X, errors, maxlags)
+    res, separated = _fit(s.to_numpy(), X, errors, maxlags)
     params, cov = res.params, res.cov_params()
     q = "ITS segmented Poisson regression" + (
         " (quasi-Poisson errors)" if errors == "quasi" else f" ({errors} errors)"
@@ -212,6 +230,11 @@ def its_counts(
         method=q + "; follow-up total minus counterfactual (delta method)",
     )
     warnings: list[str] = []
+    if separated:
+        warnings.append(
+            "some months are fitted as near zero (perfect separation); the level and"
+            " trend changes may not be identified"
+        )
     resid = np.asarray(res.resid_pearson)
     lags = max(1, min(6, n // 4))
     lb = float(acorr_ljungbox(resid, lags=[lags], return_df=True)["lb_pvalue"].iloc[0])
@@ -225,7 +248,7 @@ def its_counts(
     if len(pre) >= 8 and pre[0] < ps <= pre[-1]:
         Xpl = its_design(pre, ps, seasonality, harmonics)
         try:
-            rpl = _fit(pre_s.to_numpy(), Xpl, errors, maxlags)
+            rpl, _ = _fit(pre_s.to_numpy(), Xpl, errors, maxlags)
             placebo = Estimate.from_normal(
                 "its_placebo",
                 float(rpl.params["post"]),

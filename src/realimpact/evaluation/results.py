@@ -169,7 +169,7 @@ class Estimate:
         """(ratio, low, high) for log-scale estimates; None otherwise."""
         if self.scale != "log_rate_ratio":
             return None
-        return math.exp(self.estimate), math.exp(self.ci_low), math.exp(self.ci_high)
+        return _exp(self.estimate), _exp(self.ci_low), _exp(self.ci_high)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON (the results.json contract names are top-level keys)."""
@@ -178,3 +178,12 @@ class Estimate:
         if rr is not None:
             d["rate_ratio"], d["rr_low"], d["rr_high"] = rr
         return d
+
+
+def _exp(x: float) -> float:
+    """exp that saturates to inf: a placebo on a near-empty series can have a log-scale
+    interval bound in the thousands, and math.exp would raise instead of saying 'unbounded'."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf

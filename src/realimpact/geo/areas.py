@@ -215,7 +215,16 @@ def build_grid(
     _check_layer_name(layer)
     if not (cell > 0 and math.isfinite(cell)):
         raise ValidationError(f"--cell {cell!r}: must be a positive number of metres")
+    if layer == "lsoa":
+        raise ValidationError("--layer 'lsoa': reserved for LSOA areas; name the grid e.g. grid250")
     with using_store(store) as st:
+        info = store_areas.layer_info(st, layer)
+        if info is not None and info.get("kind") != "grid":
+            # rebuilding a grid is routine; silently replacing loaded boundaries loses them
+            raise ValidationError(
+                f"--layer {layer!r}: already holds {info.get('kind')} areas, which a grid"
+                " would replace; choose another name"
+            )
         ext = extent or store_areas.points_extent(st, force)
         if ext is None:
             where = f" for force {force!r}" if force else ""

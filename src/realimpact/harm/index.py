@@ -9,6 +9,7 @@ the counts from the store, aggregating inside DuckDB.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,6 +30,9 @@ from realimpact.harm.weights import (
 # whose weighted sums are equal in exact arithmetic tie whatever the float
 # summation order.
 RANK_DECIMALS = 9
+# Record tables an index can read: crimes by crime type, searches by object of search.
+INDEX_TABLES = ("crimes", "stop_searches")
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def check_crime_types(crime_types: Sequence[str] | None) -> list[str] | None:
@@ -170,6 +174,11 @@ def harm_index(
     from realimpact.store import areas as store_areas
     from realimpact.store import harm as store_harm
 
+    for option, month in (("--from", month_from), ("--to", month_to)):
+        if month is not None and not _MONTH.match(month):
+            raise ValidationError(f"{option}: {month!r} is not a month (YYYY-MM)")
+    if table not in INDEX_TABLES:
+        raise ValidationError(f"--table: {table!r} is not one of {', '.join(INDEX_TABLES)}")
     ws = weights if isinstance(weights, WeightSet) else get_weights(weights, store)
     cats = check_crime_types(crime_types) or list(CRIME_TYPES)
     if progress:

@@ -122,6 +122,11 @@ def _layer_values(
         lost = int(counts.loc[~inside, "n"].sum())
         notes.append(f"{lost} record(s) in areas outside layer {layer!r} left out")
         counts = counts[inside]
+        if counts.empty:  # e.g. boundaries of another place loaded as this layer
+            raise InputError(
+                f"--layer {layer}: none of the {lost} selected records falls in an area of"
+                " this layer (do its area ids match the records?)"
+            )
     if weights is not None:
         _check_weights_cover(counts["crime_type"], weights)
     return areas, counts, notes

@@ -26,6 +26,7 @@ Import and export use one YAML layout (CSV for the entity table alone)::
 from __future__ import annotations
 
 import csv
+import datetime as _dt
 import io
 import re
 from pathlib import Path
@@ -108,7 +109,13 @@ def _date(value: Any, field: str) -> str | None:
     if value is None or value == "":
         return None
     s = str(value).strip()
-    if not DATE_RE.match(s):
+    try:  # the pattern alone lets 2024-99 through
+        ok = bool(DATE_RE.match(s)) and bool(
+            _dt.datetime.strptime(s, "%Y-%m" if len(s) == 7 else "%Y-%m-%d")
+        )
+    except ValueError:
+        ok = False
+    if not ok:
         raise ValidationError(f"{field}: {value!r} is not a date (YYYY-MM or YYYY-MM-DD)")
     return s
 

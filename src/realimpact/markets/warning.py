@@ -403,6 +403,10 @@ def emerging_market_warning(
         _check_month(monitor_from, "--monitor-from"),
         _check_month(monitor_to, "--monitor-to"),
     )
+    if scope == "layer" and layer not in store.layer_names():
+        raise ValidationError(
+            f"--layer {layer!r}: no such layer; layers are: {', '.join(store.layer_names())}"
+        )
     areas = None
     if scope == "entity":
         from realimpact.markets.registry import entity_areas

@@ -481,6 +481,19 @@ def plan_catalogue(
     name: str, *, selling_mode: str | None = None, level: str | None = None, kind: str | None = None
 ) -> dict[str, Any]:
     """What ``realimpact plan catalogue NAME`` prints, as plain data with citations."""
+    # An option the chosen catalogue ignores would silently print the unfiltered list.
+    for option, value, applies in (
+        ("--selling-mode", selling_mode, ("tactics", "displacement")),
+        ("--level", level, ("indicators",)),
+        ("--kind", kind, ("indicators",)),
+    ):
+        if value is not None and name in CATALOGUES and name not in applies:
+            raise ValidationError(f"{option}: applies only to {' and '.join(applies)}, not {name}")
+    if selling_mode is not None:
+        try:
+            normalise_selling_mode(selling_mode)
+        except ValidationError as e:
+            raise ValidationError(f"--selling-mode: {e}") from None
     docs = documents()
     if name == "tactics":
         items = tactics_for(selling_mode) if selling_mode else tactics()

@@ -449,8 +449,9 @@ def plan_power(
         plan = load_plan(plan, strict=True)
     if se not in SE_TYPES:
         raise ValidationError(f"se: {se!r} is not one of {', '.join(SE_TYPES)}")
-    if not (0 < power < 1 and 0 < alpha < 1):
-        raise ValidationError("power and alpha must lie strictly between 0 and 1")
+    for option, value in (("--power", power), ("--alpha", alpha)):
+        if not 0 < value < 1:
+            raise ValidationError(f"{option}: {value:g} must lie strictly between 0 and 1")
     if n_sims < 20:
         raise ValidationError(f"sims: {n_sims} is too few (use 20 or more)")
     ind = _pick_indicator(plan, indicator)

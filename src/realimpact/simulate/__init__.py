@@ -109,6 +109,8 @@ def simulate_city(
     params = replace(params or SimulationParams(), **overrides)
     _check(params)
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValidationError(f"--out {out}: is a file; give a folder (created if missing)")
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(params.seed)
     step = _stepper(progress, 7)

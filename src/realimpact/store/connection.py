@@ -47,6 +47,8 @@ class Store:
             parent = Path(self.path).resolve().parent
             if not parent.is_dir():
                 raise InputError(f"folder {parent} does not exist", source=self.path)
+            if Path(self.path).is_dir():
+                raise InputError("is a folder; --store takes a .duckdb file", source=self.path)
         try:
             self.con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.IOException as e:
@@ -54,6 +56,11 @@ class Store:
             if "lock" in msg.lower():
                 raise StoreError(
                     f"{self.path}: store is in use by another realimpact process; retry when it ends"
+                ) from None
+            if "not a valid duckdb database" in msg.lower():
+                # the user pointed --store at some other file: their input, not our failure
+                raise InputError(
+                    "not a realimpact store (not a DuckDB file)", source=self.path
                 ) from None
             raise StoreError(f"{self.path}: cannot open store ({msg})") from None
         except duckdb.Error as e:
