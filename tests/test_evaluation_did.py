@@ -256,3 +256,17 @@ def _roles(df: pd.DataFrame) -> tuple[list[str], list[str]]:
         sorted(df.loc[df["treated"], "area_id"].unique()),
         sorted(df.loc[~df["treated"], "area_id"].unique()),
     )
+
+
+def test_empty_group_period_cell_is_refused_not_fitted():
+    """Zero crimes in the control areas after the start: the Poisson MLE of the
+    rate ratio is infinite, so no number may be reported (it used to show ~1e10)."""
+    rows = []
+    for area, is_target in (("t1", True), ("t2", True), ("c1", False), ("c2", False)):
+        for m, month in enumerate(["2020-01", "2020-02", "2020-03", "2020-04", "2020-05"]):
+            post = m >= 3
+            n = 0 if (post and not is_target) else 4 + m
+            rows.append({"area_id": area, "month": month, "n": n})
+    counts = pd.DataFrame(rows)
+    with pytest.raises(ValidationError, match=r"control after 2020-04.*not estimable"):
+        did_counts(counts, ["t1", "t2"], ["c1", "c2"], start="2020-04")

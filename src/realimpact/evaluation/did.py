@@ -326,6 +326,21 @@ def did_counts(
     for role, flag in (("target", True), ("control", False)):
         if panel.loc[panel["target"] == flag, "n"].sum() == 0:
             raise ValidationError(f"no records in the {role} areas in the window", source="areas")
+    # With a zero in any of the four group x period totals the Poisson likelihood
+    # has no maximum: the rate ratio is 0 or infinite, and an iterative fit only
+    # stops where its tolerance says, reporting a meaningless number.
+    cells = panel.groupby(["target", "post"])["n"].sum()
+    empty = [
+        f"{'target' if g else 'control'} {'after' if p else 'before'} {start}"
+        for (g, p), v in cells.items()
+        if v == 0
+    ]
+    if empty:
+        raise ValidationError(
+            f"no records in the {', '.join(empty)}: the rate ratio is not estimable (0 or "
+            "infinite); widen the window or the areas",
+            source="areas",
+        )
     x = (panel["target"] & panel["post"]).to_numpy(dtype=float)
     warnings: list[str] = []
     fit, a = _fit(panel, x, family, alpha, ssc)
