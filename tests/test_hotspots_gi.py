@@ -265,7 +265,9 @@ def test_inference_auto_uses_exact_for_counts_and_permutations_otherwise():
     counts = np.random.default_rng(2).poisson(2.0, 64).astype(float)
     assert GiStar(counts, w, permutations=99).inference == "exact"
     assert GiStar(counts, w, permutations=0).inference == "normal"
-    harm = counts * 2.5 + 0.1  # harm-weighted values are not integers
+    # mixed harm weights: not a common multiple of whole numbers (one weight times
+    # counts is, and gets the exact null: see the scale test)
+    harm = counts * 2.5 + np.random.default_rng(3).uniform(0.01, 0.1, 64)
     g = GiStar(harm, w, permutations=99, seed=1)
     assert g.inference == "permutation" and g.seed == 1
     with pytest.raises(InputError, match="--inference exact"):
@@ -383,3 +385,19 @@ def test_islands_export_as_null_not_nan(tmp_path):
     write_areas(frame, tmp_path / "g.csv")
     csv = pd.read_csv(tmp_path / "g.csv").set_index("area_id")
     assert np.isnan(csv.loc["a9", "gi_z"]) and "nan" not in (tmp_path / "g.csv").read_text().lower()
+
+
+def test_one_weight_times_counts_gets_the_exact_null_of_the_counts():
+    """Gi* is scale-free: harm = 3.658 x Drugs counts must give the counts' exact p."""
+    rng = np.random.default_rng(7)
+    w = W.lattice(12, 12, "queen")
+    counts = rng.poisson(2.0, 144).astype(float)
+    counts[0] = 1.0  # the smallest positive value is one crime
+    plain = GiStar(counts, w, permutations=999, seed=1)
+    harm = GiStar(counts * 3.658, w, permutations=999, seed=1)
+    assert plain.inference == harm.inference == "exact"
+    np.testing.assert_allclose(harm.z, plain.z, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(harm.p_sim, plain.p_sim, rtol=0, atol=1e-12)
+    mixed = counts * 3.658
+    mixed[5] += 0.5  # no longer one weight times whole numbers
+    assert GiStar(mixed, w, permutations=99, seed=1).inference == "permutation"

@@ -191,7 +191,13 @@ class GiStar:
         self.p_sim: np.ndarray | None = None
         self.inference = "normal"
         if self.permutations:
-            exact = inference != "permutation" and engine.exact_feasible(y, weights.cardinalities)
+            # Gi* and its conditional null are unchanged by scaling y, so harm
+            # values that are one weight times counts (a single crime type) get
+            # the exact null of the counts instead of a Monte Carlo one.
+            y_exact = _as_counts(y)
+            exact = inference != "permutation" and engine.exact_feasible(
+                y_exact, weights.cardinalities
+            )
             if inference == "exact" and not exact:
                 raise InputError(
                     "--inference exact: needs integer values (counts, not harm-weighted "
@@ -201,7 +207,7 @@ class GiStar:
                 progress("Gi* inference", 0, 1)
             if exact:
                 self.inference = "exact"
-                p_ge, p_le, p_lt = engine.exact_tails(y, weights.indptr, weights.indices)
+                p_ge, p_le, p_lt = engine.exact_tails(y_exact, weights.indptr, weights.indices)
                 self.p_sim = engine.exact_p(p_ge, p_le, p_lt, alternative)
             else:
                 self.inference = "permutation"
@@ -358,3 +364,18 @@ def harm_values(
         v = v.reindex(pd.Index(area_ids), fill_value=0.0)
     v.index.name = "area_id"
     return v.rename("value")
+
+
+def _as_counts(y: np.ndarray) -> np.ndarray:
+    """``y`` divided by its smallest positive value when that makes it whole numbers.
+
+    Returns ``y`` unchanged otherwise (mixed harm weights, rates), so the caller's
+    integer check decides between the exact and the permutation null as before.
+    """
+    pos = y[y > 0]
+    if pos.size == 0:
+        return y
+    scaled = y / pos.min()
+    if np.allclose(scaled, np.round(scaled), rtol=0, atol=1e-9 * max(1.0, scaled.max())):
+        return np.round(scaled)
+    return y
