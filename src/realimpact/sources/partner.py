@@ -193,13 +193,11 @@ def _rows(df: pd.DataFrame, spec: dict[str, Any], label: str) -> dict[str, Any]:
         frame["area_id"] = ids.to_numpy()
         frame["longitude"] = frame["latitude"] = frame["easting"] = frame["northing"] = nan
     else:
-        from realimpact.geo.crs import UK_LAT, UK_LON, to_bng
+        from realimpact.geo.crs import in_uk, to_bng
 
         lon = df[_field(df, spec["lon_field"], label, "lon_field")].map(parse_number).to_numpy()
         lat = df[_field(df, spec["lat_field"], label, "lat_field")].map(parse_number).to_numpy()
-        outside = ~(
-            (lon >= UK_LON[0]) & (lon <= UK_LON[1]) & (lat >= UK_LAT[0]) & (lat <= UK_LAT[1])
-        )
+        outside = ~in_uk(lon, lat)
         if outside.any():
             i = int(np.flatnonzero(outside)[0])
             raise ValidationError(

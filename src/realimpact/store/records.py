@@ -14,15 +14,13 @@ from collections.abc import Callable
 import numpy as np
 import pyarrow as pa
 
+from realimpact.geo.crs import UK_LAT, UK_LON, in_uk
 from realimpact.store.connection import Store
 
 STAGE = "_ri_stage"  # the file's text, as read
 STAGE_V = "_ri_stage_lines"  # ... with its line numbers
 _RECORD_TABLES = {"crimes", "stop_searches", "outcomes"}
 
-# UK bounding box (incl. Northern Ireland, Channel Islands, Shetland); see geo.crs.
-UK_LON = (-8.9, 2.0)
-UK_LAT = (49.0, 61.0)
 MONTH_RE = "[0-9]{4}-(0[1-9]|1[0-2])"
 
 Projector = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -229,11 +227,7 @@ def load_stage(
     ).fetchnumpy()
     lon_v = np.asarray(pts["lon"], float)
     lat_v = np.asarray(pts["lat"], float)
-    keep = (
-        np.isfinite(lon_v) & np.isfinite(lat_v)
-        & (lon_v >= UK_LON[0]) & (lon_v <= UK_LON[1])
-        & (lat_v >= UK_LAT[0]) & (lat_v <= UK_LAT[1])
-    )  # fmt: skip
+    keep = in_uk(lon_v, lat_v)  # NaN and inf fail the box too
     lon_v, lat_v = lon_v[keep], lat_v[keep]
     e, n = project(lon_v, lat_v) if len(lon_v) else (lon_v, lat_v)
     con.register("_ri_lookup", pa.table({"lon": lon_v, "lat": lat_v, "e": e, "n": n}))
