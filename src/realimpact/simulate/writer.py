@@ -26,37 +26,13 @@ import numpy as np
 import pandas as pd
 import yaml
 
-STREET_COLUMNS = [
-    "Crime ID",
-    "Month",
-    "Reported by",
-    "Falls within",
-    "Longitude",
-    "Latitude",
-    "Location",
-    "LSOA code",
-    "LSOA name",
-    "Crime type",
-    "Last outcome category",
-    "Context",
-]
-SEARCH_COLUMNS = [
-    "Type",
-    "Date",
-    "Part of a policing operation",
-    "Policing operation",
-    "Latitude",
-    "Longitude",
-    "Gender",
-    "Age range",
-    "Self-defined ethnicity",
-    "Officer-defined ethnicity",
-    "Legislation",
-    "Object of search",
-    "Outcome",
-    "Outcome linked to object of search",
-    "Removal of more than just outer clothing",
-]
+from realimpact.sources import police_uk
+
+# The writer emits exactly the headers the reader recognises (one definition;
+# tests/test_simulate_city.py spells them out independently). Lists, because
+# pandas reads a tuple as one key.
+STREET_COLUMNS = list(police_uk.STREET_COLUMNS)
+SEARCH_COLUMNS = list(police_uk.STOP_SEARCH_COLUMNS)
 
 
 def _fmt6(x: np.ndarray) -> np.ndarray:
