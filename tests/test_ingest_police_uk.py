@@ -157,12 +157,63 @@ def test_invalid_values_are_quarantined_with_line_and_reason(tmp_path):
     assert "Latitude 'abc' is not a number" in reasons[3]
     assert "Month '2020-13' is not YYYY-MM" in reasons[4]
     assert "outside the UK" in reasons[5]
-    assert "fields" in reasons[8]
+    assert "row has 5 fields, expected 12" in reasons[8]
     assert "only one of" in reasons[9]
     kept = st.sql("SELECT line, has_coords, crime_id FROM crimes ORDER BY line")
     assert kept["line"].tolist() == [2, 6, 7]
     assert kept["has_coords"].tolist() == [True, False, True]
     assert pd.isna(kept["crime_id"].iloc[2])  # ASB row kept with empty Crime ID
+
+
+def test_fast_parser_keeps_text_and_numbers_exactly(tmp_path):
+    """pandas' type inference must not change what a file says."""
+    rows = [
+        GOOD_ROW.replace("abc123", "007").replace(
+            "On or near Star Yard", '"On or near Yard, Star"'
+        ),  # line 2
+        GOOD_ROW.replace("abc123", "008").replace("51.515381", "nan"),  # line 3
+        GOOD_ROW.replace("abc123", "009").replace("-0.112422", "inf"),  # line 4
+        GOOD_ROW.replace("abc123", "010").replace("-0.112422", "-0.1124220000000000001"),
+    ]
+    f = write(tmp_path / "digits.csv", [STREET_HEADER, *rows])
+    st = open_store(tmp_path / "s.duckdb")
+    r = ingest_police_uk([f], st)
+    assert (r.files[0].rows_inserted, r.files[0].rows_quarantined) == (2, 2)
+    kept = st.sql("SELECT line, crime_id, location, longitude FROM crimes ORDER BY line")
+    assert kept["crime_id"].tolist() == ["007", "010"]  # all-digit ids stay text
+    assert kept["location"].iloc[0] == "On or near Yard, Star"
+    assert kept["longitude"].tolist() == [-0.112422, float("-0.1124220000000000001")]
+    q = st.sql("SELECT line, reason FROM quarantine ORDER BY line")
+    assert q["line"].tolist() == [3, 4]
+    assert "Latitude 'nan' is not a number" in q["reason"].iloc[0]
+    assert "Longitude 'inf' is not a number" in q["reason"].iloc[1]
+
+
+def test_stored_coordinates_equal_the_text_of_real_files(full_store):
+    """Every stored coordinate is the correctly rounded double of the file's text.
+
+    Covers both parser paths: files where every row has coordinates (parsed
+    as numbers by pandas) and files with blanks (kept as text, cast in SQL).
+    """
+    import csv
+
+    st, _ = full_store
+    files = st.sql("SELECT file_id, path FROM source_files WHERE kind = 'street'")
+    assert len(files) > 50
+    got = st.sql("SELECT file_id, line, longitude, latitude FROM crimes WHERE has_coords")
+    got = got.set_index(["file_id", "line"])
+    expected = {}
+    for file_id, path in zip(files["file_id"], files["path"], strict=True):
+        with Path(path).open(newline="", encoding="utf-8-sig") as fh:
+            for i, r in enumerate(csv.DictReader(fh), start=2):
+                if r["Longitude"]:
+                    expected[(file_id, i)] = (float(r["Longitude"]), float(r["Latitude"]))
+    assert len(expected) == len(got) > 150_000
+    exp = pd.DataFrame.from_dict(expected, orient="index", columns=["longitude", "latitude"])
+    exp.index = pd.MultiIndex.from_tuples(exp.index, names=["file_id", "line"])
+    diff = got.merge(exp, left_index=True, right_index=True, how="outer", suffixes=("", "_text"))
+    assert (diff["longitude"] == diff["longitude_text"]).all()
+    assert (diff["latitude"] == diff["latitude_text"]).all()
 
 
 @pytest.mark.parametrize(
