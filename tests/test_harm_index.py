@@ -340,3 +340,46 @@ def test_stop_search_index_by_object_of_search(shared: Path) -> None:
         build_grid(st, cell=2000, layer="g2k")
         got = harm_index(st, layer="g2k", table="stop_searches", period="year", weights="cchi")
     _compare_cells(got, ref)
+
+
+def test_partner_index_blanks_small_counts_and_what_reveals_them(
+    store_file: Path, tmp_path: Path, raw: pd.DataFrame
+) -> None:
+    """--audience partner: no count 1-4, nor its harm or rank, nor a per-type count."""
+    with Store(store_file, read_only=True) as st:
+        full = harm_index(st, layer="lsoa", period="month", weights="cchi")
+    out = tmp_path / "partner.csv"
+    res = CliRunner().invoke(
+        app,
+        ["harm", "index", "--store", str(store_file), "--audience", "partner", "--out", str(out)],
+    )
+    assert res.exit_code == 0, res.output
+    got = pd.read_csv(out)
+    assert not set(CRIME_TYPES) & set(got.columns)
+    key = ["period", "area_id"]
+    both = full.merge(got, on=key, suffixes=("", "_p"), validate="one_to_one")
+    assert len(both) == len(full)
+    small = (both["count"] > 0) & (both["count"] < 5)
+    assert small.sum() > 1_000  # many LSOA-months have one to four crimes
+    assert both["suppressed"].tolist() == small.tolist()
+    for col in ("count", "harm", "rank"):
+        assert both.loc[small, f"{col}_p"].isna().all()
+        np.testing.assert_array_equal(both.loc[~small, f"{col}_p"], both.loc[~small, col])
+    # an independent count from the raw CSVs: every shown count is >= 5 or 0
+    shown = got["count"].dropna()
+    assert ((shown == 0) | (shown >= 5)).all()
+    per_cell = raw.dropna(subset=["LSOA code"]).groupby(["Month", "LSOA code"]).size()
+    assert int(((per_cell > 0) & (per_cell < 5)).sum()) == int(small.sum())
+
+    js = CliRunner().invoke(
+        app, ["harm", "index", "--store", str(store_file), "--audience", "partner", "--json"]
+    )
+    data = json.loads(js.stdout)
+    assert data["audience"] == "partner" and data["suppression_threshold"] == 5
+    assert all(r["count"] in (None, 0) or r["count"] >= 5 for r in data["rows"])
+    assert all(not set(CRIME_TYPES) & set(r) for r in data["rows"])
+
+    bad = CliRunner().invoke(
+        app, ["harm", "index", "--store", str(store_file), "--audience", "public"]
+    )
+    assert bad.exit_code == 2 and "--audience" in bad.stderr

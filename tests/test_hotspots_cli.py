@@ -191,3 +191,27 @@ def test_hotspot_map_with_values_crops_to_where_crime_is(tmp_path):
     x0, y0, x1, y1 = cropped["extent"]
     assert 400 < x0 < 500 and 800 < x1 < 900 and 900 < y0 < 1000 and 1200 < y1 < 1300
     assert (tmp_path / "b.png").stat().st_size > 0
+
+
+def test_gi_partner_output_has_classes_but_no_small_counts_or_z(store_file, tmp_path):
+    analyst = tmp_path / "a.csv"
+    partner = tmp_path / "p.csv"
+    base = ["hotspots", "gi", "--layer", "grid500", "--crime-type", "Drugs",
+            "--weights", "cchi", "--permutations", "0"]  # fmt: skip
+    a = _json(_run(store_file, *base, "--out", str(analyst), "--json"))
+    p = _json(_run(store_file, *base, "--out", str(partner), "--audience", "partner", "--json"))
+    fa, fp = pd.read_csv(analyst), pd.read_csv(partner)
+    assert {"gi_z", "p_sim", "p_norm", "p_adjusted"} <= set(fa.columns)
+    assert not {"gi_z", "p_sim", "p_norm", "p_adjusted"} & set(fp.columns)
+    assert fp["area_id"].tolist() == fa["area_id"].tolist()
+    assert fp["hotspot_class"].tolist() == fa["hotspot_class"].tolist()
+    small = (fa["count"] > 0) & (fa["count"] < 5)
+    assert small.any() and (~small & (fa["count"] >= 5)).any()
+    assert fp["suppressed"].tolist() == small.tolist()
+    assert fp.loc[small, ["count", "value"]].isna().all().all()
+    np.testing.assert_array_equal(fp.loc[~small, "value"], fa.loc[~small, "value"])
+    # harm-weighted values: the value is weight x count for one crime type
+    assert (fa.loc[fa["count"] > 0, "value"] > 0).all()
+    assert p["audience"] == "partner" and p["value_total"] is None
+    assert all("gi_z" not in r and (r["value"] is None) == r["suppressed"] for r in p["top_hot"])
+    assert a["classes"] == p["classes"]

@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     # harm
     "harm_index": "realimpact.harm",
     "harm_index_from_counts": "realimpact.harm",
+    "partner_index": "realimpact.harm",
     "harm_taxonomy": "realimpact.harm",
     "harm_weights": "realimpact.harm",
     "compare_weights": "realimpact.harm",
@@ -83,6 +84,7 @@ _EXPORTS: dict[str, str] = {
     "SimulationParams": "realimpact.simulate",
     "render_report": "realimpact.report",
     "partner_results": "realimpact.report",
+    "partner_frame": "realimpact.report",
     "run_demo": "realimpact.demo",
     # plans
     "validate_plan": "realimpact.plans",

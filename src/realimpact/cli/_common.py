@@ -42,6 +42,10 @@ CrimeTypeOpt = Annotated[
     list[str] | None,
     typer.Option("--crime-type", help="Crime type to include (repeatable); default all."),
 ]
+AudienceOpt = Annotated[
+    str,
+    typer.Option("--audience", help="analyst | partner (partner suppresses counts below 5)."),
+]
 
 
 def _default(o: Any) -> Any:

@@ -19,7 +19,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from realimpact.cli._common import JsonOpt, StoreOpt, emit, fail, handle_errors, out
+from realimpact.cli._common import (
+    AudienceOpt,
+    JsonOpt,
+    StoreOpt,
+    emit,
+    fail,
+    handle_errors,
+    out,
+)
 
 _HELP = """Evaluate an operation plan, or measure displacement from before/after counts.
 
@@ -63,12 +71,7 @@ def register(app: typer.Typer) -> None:
                 help="Counts in the buffer's own control (enables the WDD).",
             ),
         ] = None,
-        audience: Annotated[
-            str,
-            typer.Option(
-                "--audience", help="analyst | partner (partner suppresses counts below 5)."
-            ),
-        ] = "analyst",
+        audience: AudienceOpt = "analyst",
         weights: Annotated[
             str,
             typer.Option(

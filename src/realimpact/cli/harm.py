@@ -10,6 +10,7 @@ from rich.table import Table
 
 from realimpact._progress import rich_progress
 from realimpact.cli._common import (
+    AudienceOpt,
     CrimeTypeOpt,
     JsonOpt,
     LayerOpt,
@@ -153,20 +154,25 @@ def index(
     out_file: Annotated[
         Path | None, typer.Option("--out", help="Write the full index as CSV.")
     ] = None,
+    audience: AudienceOpt = "analyst",
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Harm index per area and period, ranked by harm-weighted total.
 
     Per area and period: counts by crime type, harm-weighted total, rate per
-    1,000 residents (when a population is loaded) and rank.
+    1,000 residents (when a population is loaded) and rank. With --audience
+    partner, counts below 5 and what would reveal them are blanked and the
+    per-type counts are left out.
     """
     from realimpact.errors import InputError
-    from realimpact.harm.index import harm_index, index_to_dict
+    from realimpact.harm.index import harm_index, index_to_dict, partner_index
     from realimpact.harm.sensitivity import compare_weights as compare
+    from realimpact.report.safe import check_audience
     from realimpact.store import open_store
 
     with handle_errors():
+        check_audience(audience)
         if out_file is not None and not out_file.resolve().parent.is_dir():
             raise InputError(f"folder {out_file.parent} does not exist", source=f"--out {out_file}")
         if json and out_file is not None:
@@ -202,6 +208,8 @@ def index(
                 partner=partner,
                 progress=progress,
             )
+            if audience == "partner":
+                df = partner_index(df)
     if out_file is not None:
         shown = df if top is None else df[df["rank"] <= top]
         shown.to_csv(out_file, index=False)
@@ -229,7 +237,7 @@ def _render_index(df: Any, top: int) -> None:
     for period, g in df.groupby("period", sort=True):
         tab = Table(*cols, title=f"{period}: top {top} of {len(g):,}")
         for r in g[g["rank"] <= top].sort_values(["rank", "area_id"]).itertuples():
-            row = [str(r.rank), r.area_id, f"{r.count:,}", f"{r.harm:,.1f}"]
+            row = [str(int(r.rank)), r.area_id, f"{int(r.count):,}", f"{r.harm:,.1f}"]
             if rate:
                 v = r.harm_per_1000
                 row.append("-" if v != v else f"{v:,.1f}")
@@ -239,6 +247,11 @@ def _render_index(df: Any, top: int) -> None:
     if p:
         out.print(
             f"population: {p['areas_matched']:,} of {p['areas']:,} areas matched ({p['source']})"
+        )
+    if a.get("audience") == "partner":
+        out.print(
+            f"partner view: {a['rows_suppressed']:,} area-periods with counts below"
+            f" {a['suppression_threshold']} blanked (harm and rank too); per-type counts omitted"
         )
 
 

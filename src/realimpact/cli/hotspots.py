@@ -10,6 +10,7 @@ from rich.table import Table
 
 from realimpact._progress import rich_progress
 from realimpact.cli._common import (
+    AudienceOpt,
     CrimeTypeOpt,
     JsonOpt,
     LayerOpt,
@@ -94,15 +95,23 @@ def gi(
     inference: InferenceOpt = "auto",
     out_path: AreasOutOpt = None,
     map_path: MapOpt = None,
+    audience: AudienceOpt = "analyst",
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Local Getis-Ord Gi* hot spots (harm-weighted with --weights), FDR-corrected."""
+    """Local Getis-Ord Gi* hot spots (harm-weighted with --weights), FDR-corrected.
+
+    With --audience partner it writes and prints only what is safe to share:
+    hot-spot classes, counts below 5 (and their harm values) blanked, no z-scores.
+    """
     from realimpact.hotspots.export import write_areas
     from realimpact.hotspots.layers import hotspots_gi
     from realimpact.hotspots.maps import hotspot_map
+    from realimpact.report.safe import check_audience
 
     with handle_errors(), rich_progress(progress_enabled()) as progress:
+        check_audience(audience)
+        partner = audience == "partner"
         res = hotspots_gi(
             store, layer, crime_types=crime_type, harm_weights=weights,
             period_from=period_from, period_to=period_to, contiguity=contiguity,
@@ -110,22 +119,35 @@ def gi(
             correction=correction, inference=inference, progress=progress,
         )  # fmt: skip
         frame = res.to_frame()
+        shared = res.partner_frame() if partner else frame
         result: dict[str, Any] = res.summary()
         outputs = {}
         if out_path is not None:
-            outputs["out"] = write_areas(frame, out_path, layer="gi_star")
+            outputs["out"] = write_areas(shared, out_path, layer="gi_star")
         if map_path is not None:
             p = res.gi.summary()
             note = f"Gi* ({p['transform']}, {contiguity}), p: {_how(p)}, {p['correction']}"
+            # a partner map shows classes only: shading by value would rank small counts
             outputs["map"] = hotspot_map(frame["geometry"], frame["hotspot_class"], map_path,
                                          title=f"Gi* hot spots - {layer}", note=note,
-                                         values=frame["value"])  # fmt: skip
+                                         values=None if partner else frame["value"])  # fmt: skip
         top = frame[frame["hotspot_class"].str.startswith("hot")].nlargest(10, "gi_z")
-        result["top_hot"] = [
-            {"area_id": str(r.area_id), "value": float(r.value), "gi_z": float(r.gi_z),
-             "p_adjusted": float(r.p_adjusted), "hotspot_class": r.hotspot_class}
-            for r in top.itertuples()
-        ]  # fmt: skip
+        if partner:
+            rows = shared.loc[top.index]
+            result["top_hot"] = [
+                {"area_id": str(r.area_id), "value": None if r.suppressed else float(r.value),
+                 "suppressed": bool(r.suppressed), "hotspot_class": r.hotspot_class}
+                for r in rows.itertuples()
+            ]  # fmt: skip
+            result["value_total"] = None  # with the shown values, it would give back the rest
+            result.update({k: shared.attrs[k] for k in
+                           ("audience", "suppression_threshold", "rows_suppressed")})  # fmt: skip
+        else:
+            result["top_hot"] = [
+                {"area_id": str(r.area_id), "value": float(r.value), "gi_z": float(r.gi_z),
+                 "p_adjusted": float(r.p_adjusted), "hotspot_class": r.hotspot_class}
+                for r in top.itertuples()
+            ]  # fmt: skip
         result["outputs"] = outputs
 
     def render(r: dict) -> None:
@@ -135,6 +157,11 @@ def gi(
             f"p: {_how(r)}, {r['correction']}"
         )
         out.print(_class_table(r["classes"], "areas per class"))
+        if r.get("audience") == "partner":
+            out.print(
+                f"partner view: {r['rows_suppressed']:,} areas with counts below"
+                f" {r['suppression_threshold']} blanked; no z-scores or p-values"
+            )
         print_notes_and_outputs(r)
 
     emit(result, json, render)

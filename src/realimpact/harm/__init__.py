@@ -3,7 +3,7 @@
 See DESIGN.md for what this package owns and docs/harm.md for the methods.
 """
 
-from realimpact.harm.index import harm_index, harm_index_from_counts
+from realimpact.harm.index import harm_index, harm_index_from_counts, partner_index
 from realimpact.harm.sensitivity import compare_indices, compare_weights
 from realimpact.harm.taxonomy import (
     enforcement_harms,
@@ -34,5 +34,6 @@ __all__ = [
     "harm_taxonomy",
     "harm_weights",
     "load_taxonomy",
+    "partner_index",
     "read_weights_file",
 ]

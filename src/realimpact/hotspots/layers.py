@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from realimpact._progress import ProgressFn
@@ -78,13 +79,35 @@ class GiLayerResult:
     areas: pd.DataFrame  # area_id, name, geometry
     params: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    count: np.ndarray | None = None  # records per area (the value may be harm-weighted)
 
     def to_frame(self) -> pd.DataFrame:
-        """``area_id, name, value, gi_z, p_sim, p_norm, p_adjusted, hotspot_class, geometry``."""
+        """``area_id, name, value, [count], gi_z, p_sim, p_norm, p_adjusted, hotspot_class,
+        geometry``."""
         f = self.gi.to_frame()
         f.insert(1, "name", self.areas["name"].to_numpy())
+        if self.count is not None:
+            f.insert(3, "count", self.count)
         f["geometry"] = self.areas["geometry"].to_numpy()
         return f
+
+    def partner_frame(self, threshold: int = 5) -> pd.DataFrame:
+        """The areas fit to share: classes kept, counts below ``threshold`` blanked.
+
+        z-scores and p-values are dropped: with the neighbours' values shown,
+        an area's Gi* z would give back its own blanked value.
+        """
+        from realimpact.report.safe import partner_frame
+
+        if self.count is None:
+            raise ValueError("partner output needs the record count per area")
+        return partner_frame(
+            self.to_frame(),
+            counts=["count"],
+            guarded={"value": "count"},
+            drop=["gi_z", "p_sim", "p_norm", "p_adjusted"],
+            threshold=threshold,
+        )
 
     def summary(self) -> dict[str, Any]:
         return {**self.params, **self.gi.summary(), "notes": [*self.notes, *self.gi.notes]}
@@ -204,8 +227,10 @@ def hotspots_gi(
         "period_to": period_to,
         "contiguity": contiguity,
     }
+    per_area = counts.groupby("area_id")["n"].sum()
+    count = per_area.reindex(areas["area_id"], fill_value=0).to_numpy(dtype=np.int64)
     return GiLayerResult(gi=gi, areas=areas[["area_id", "name", "geometry"]], params=params,
-                         notes=notes)  # fmt: skip
+                         notes=notes, count=count)  # fmt: skip
 
 
 def hotspots_emerging(

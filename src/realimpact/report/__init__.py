@@ -7,6 +7,6 @@ it never computes statistics itself (DESIGN.md).
 from __future__ import annotations
 
 from realimpact.report.render import render_report
-from realimpact.report.safe import partner_results
+from realimpact.report.safe import partner_frame, partner_results
 
-__all__ = ["partner_results", "render_report"]
+__all__ = ["partner_frame", "partner_results", "render_report"]
