@@ -14,8 +14,9 @@ import pytest
 import statsmodels.api as sm
 
 from realimpact.errors import ValidationError
-from realimpact.evaluation.did import did_counts, month_index
+from realimpact.evaluation.did import did_counts
 from realimpact.evaluation.fixed_effects import demean, fe_glm
+from realimpact.periods import month_index
 
 TOL = 1e-6
 

@@ -187,8 +187,9 @@ def test_cli_warning_json_on_real_data(store: Store) -> None:
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["scope"] == "force" and out["n_tested"] >= 5
-    r = CliRunner().invoke(app, ["markets", "warning", "--baseline-to", "2020-2", "--store", path])
-    assert r.exit_code == 2 and "--baseline-to: '2020-2' is not a month" in r.stderr
+    for bad in ("2020-2", "2020-13", "2020-00"):
+        r = CliRunner().invoke(app, ["markets", "warning", "--baseline-to", bad, "--store", path])
+        assert r.exit_code == 2 and f"--baseline-to: '{bad}' is not a month" in r.stderr
 
 
 def test_entity_with_no_records_of_a_type_counts_zeros(store: Store) -> None:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from realimpact.cli import app
 from realimpact.errors import ValidationError
-from realimpact.plans.model import Plan, Window, load_plan, month_range, parse_plan
+from realimpact.plans.model import Plan, Window, load_plan, parse_plan
 from realimpact.plans.template import plan_template, write_plan_template
 from realimpact.plans.validate import validate_plan
 
@@ -131,11 +131,6 @@ def test_unreadable_files_fail_with_one_line(tmp_path: Path) -> None:
     assert load_plan(typo).start is None
     with pytest.raises(ValidationError, match=r"typo.yaml: start: '2020-13' is not a month"):
         load_plan(typo, strict=True)
-
-
-def test_month_range() -> None:
-    assert month_range("2019-11", "2020-02") == ["2019-11", "2019-12", "2020-01", "2020-02"]
-    assert month_range("2020-02", "2020-01") == []
 
 
 def test_template_parses_and_validation_lists_what_to_fill_in() -> None:

@@ -196,12 +196,14 @@ def test_null_and_diffusion_options(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("override", "field"),
     [
-        ({"displacement": "sideways"}, "displacement"),
-        ({"effects": {"Arson": 0.5}}, "effects"),
-        ({"effects": {"Drugs": -1.0}}, "effects"),
-        ({"op_start": "2021-01"}, "op_start"),
-        ({"n_areas": 5}, "n_areas"),
-        ({"months": 3}, "months"),
+        ({"displacement": "sideways"}, "--displacement"),
+        ({"effects": {"Arson": 0.5}}, "--effect"),
+        ({"effects": {"Drugs": -1.0}}, "--effect"),
+        ({"op_start": "2021-01"}, "--op-start"),
+        ({"op_start": "2024-13"}, "--op-start"),
+        ({"start": "2022-1"}, "--start"),
+        ({"n_areas": 5}, "--areas"),
+        ({"months": 3}, "--months"),
     ],
 )
 def test_bad_parameters_are_named(override: dict, field: str, tmp_path: Path) -> None:

@@ -43,21 +43,9 @@ import pandas as pd
 from realimpact.errors import ValidationError
 from realimpact.evaluation.fixed_effects import fe_glm
 from realimpact.evaluation.results import Estimate
+from realimpact.periods import month_index
 
-__all__ = ["DiDResult", "did_counts", "estimate_nb_alpha", "month_index"]
-
-
-def month_index(months: pd.Series | Sequence[str]) -> np.ndarray:
-    """'YYYY-MM' -> integer months since year 0, so gaps and arithmetic are exact."""
-    s = pd.Series(months, dtype="string")
-    if not s.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])").fillna(False).all():
-        raise ValidationError("months must be 'YYYY-MM'", source="month")
-    try:
-        y = s.str.slice(0, 4).astype(int)
-        m = s.str.slice(5, 7).astype(int)
-    except (ValueError, TypeError):
-        raise ValidationError("months must be 'YYYY-MM'", source="month") from None
-    return (y * 12 + m - 1).to_numpy()
+__all__ = ["DiDResult", "did_counts", "estimate_nb_alpha"]
 
 
 def estimate_nb_alpha(y: np.ndarray, mu: np.ndarray) -> float:

@@ -37,8 +37,8 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from realimpact.evaluation.did import month_index
 from realimpact.evaluation.results import Estimate
+from realimpact.periods import month_index
 
 __all__ = [
     "CRIME_NFA",

@@ -32,8 +32,8 @@ from statsmodels.stats.diagnostic import acorr_ljungbox
 from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
 from realimpact.errors import ValidationError
-from realimpact.evaluation.did import month_index
 from realimpact.evaluation.results import Estimate
+from realimpact.periods import month_index
 
 __all__ = ["ITSResult", "its_counts", "its_design"]
 

@@ -9,7 +9,6 @@ the counts from the store, aggregating inside DuckDB.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,6 +24,7 @@ from realimpact.harm.weights import (
     get_weights,
     object_of_search_map,
 )
+from realimpact.periods import check_month
 
 # Harm totals are rounded to this many decimals before ranking, so two areas
 # whose weighted sums are equal in exact arithmetic tie whatever the float
@@ -32,7 +32,6 @@ from realimpact.harm.weights import (
 RANK_DECIMALS = 9
 # Record tables an index can read: crimes by crime type, searches by object of search.
 INDEX_TABLES = ("crimes", "stop_searches")
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def check_crime_types(crime_types: Sequence[str] | None) -> list[str] | None:
@@ -175,8 +174,8 @@ def harm_index(
     from realimpact.store import harm as store_harm
 
     for option, month in (("--from", month_from), ("--to", month_to)):
-        if month is not None and not _MONTH.match(month):
-            raise ValidationError(f"{option}: {month!r} is not a month (YYYY-MM)")
+        if month is not None:
+            check_month(month, option)
     if table not in INDEX_TABLES:
         raise ValidationError(f"--table: {table!r} is not one of {', '.join(INDEX_TABLES)}")
     ws = weights if isinstance(weights, WeightSet) else get_weights(weights, store)

@@ -156,7 +156,9 @@ class GiStar:
         if inference not in INFERENCES:
             raise InputError(f"--inference: {inference!r} is not one of {', '.join(INFERENCES)}")
         if transform not in TRANSFORMS:
-            raise InputError(f"transform: {transform!r} is not B (binary) or R (row-standardised)")
+            raise InputError(
+                f"--transform: {transform!r} is not B (binary) or R (row-standardised)"
+            )
         if alternative not in engine.ALTERNATIVES:
             raise InputError(
                 f"alternative: {alternative!r} is not one of {', '.join(engine.ALTERNATIVES)}"

@@ -9,7 +9,6 @@ hands plain arrays to the statistics (:mod:`.gi`, :mod:`.kde`,
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,18 +18,16 @@ import pandas as pd
 
 from realimpact._progress import ProgressFn
 from realimpact.errors import InputError
+from realimpact.periods import check_month
 from realimpact.store import Store, using_store
 
 __all__ = ["GiLayerResult", "hotspots_emerging", "hotspots_gi", "hotspots_kde"]
 
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 StoreLike = Store | str | os.PathLike | None
 
 
 def _check_month(value: str | None, option: str) -> str | None:
-    if value is not None and not _MONTH.match(value):
-        raise InputError(f"{option}: {value!r} is not a month (YYYY-MM)")
-    return value
+    return None if value is None else check_month(value, option)
 
 
 def _check_period(period_from: str | None, period_to: str | None) -> None:

@@ -34,10 +34,10 @@ from realimpact._progress import ProgressFn
 from realimpact.errors import InputError, ValidationError
 from realimpact.markets.cusum import cusum_test
 from realimpact.markets.vocab import linctus_indicators
+from realimpact.periods import check_month, is_month
 from realimpact.store import Store
 from realimpact.store import markets as sql
 
-MONTH_RE = re.compile(r"^\d{4}-\d{2}$")
 SCOPES = ("force", "layer", "entity")
 
 
@@ -53,10 +53,7 @@ def force_key(name: str) -> str:
 def _check_month(value: str | None, field: str) -> str | None:
     if value is None:
         return None
-    v = str(value).strip()
-    if not MONTH_RE.match(v):
-        raise ValidationError(f"{field}: {value!r} is not a month (YYYY-MM)")
-    return v
+    return check_month(str(value), field)
 
 
 def split_months(
@@ -222,7 +219,7 @@ def read_partner_series(path: str | Path) -> pd.DataFrame:
                 f"line {i}: indicator: {row.indicator!r} is not a Project Linctus indicator",
                 source=str(p),
             )
-        if not MONTH_RE.match(str(row.month)):
+        if not is_month(str(row.month)):
             raise ValidationError(f"line {i}: month: {row.month!r} is not YYYY-MM", source=str(p))
         if not (
             isinstance(row.n, int | np.integer | float) and row.n >= 0 and float(row.n).is_integer()

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,8 @@ from typing import Any
 import yaml
 
 from realimpact.errors import ValidationError
+from realimpact.periods import is_month, month_range
 
-MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 INDICATOR_KINDS = ("output", "outcome", "process", "indirect")
 SOURCE_KINDS = ("police_uk", "stop_search", "partner", "survey")
 DESIGNS = ("did", "its")
@@ -71,18 +70,6 @@ class Issue:
 
     def to_dict(self) -> dict[str, str]:
         return {"field": self.field, "message": self.message, "level": self.level}
-
-
-def month_add(month: str, k: int) -> str:
-    y, m = int(month[:4]), int(month[5:7])
-    t = y * 12 + (m - 1) + k
-    return f"{t // 12:04d}-{t % 12 + 1:02d}"
-
-
-def month_range(first: str, last: str) -> list[str]:
-    """Calendar months first..last inclusive ([] when last < first)."""
-    n = (int(last[:4]) * 12 + int(last[5:7])) - (int(first[:4]) * 12 + int(first[5:7]))
-    return [month_add(first, i) for i in range(n + 1)]
 
 
 @dataclass(frozen=True)
@@ -367,7 +354,7 @@ class _Parser:
         if isinstance(v, _dt.date):
             return f"{v.year:04d}-{v.month:02d}"
         s = str(v).strip()
-        if MONTH_RE.match(s):
+        if is_month(s):
             return s
         self.bad(path, f"{s!r} is not a month (YYYY-MM)")
         return None

@@ -106,15 +106,13 @@ def plan_template(
     filename: str = "PLAN.yaml",
 ) -> str:
     """The template text, with a 12-month baseline ending the month before ``start``."""
-    from realimpact.plans.model import MONTH_RE, month_add
+    from realimpact.periods import check_month, month_add
 
     if not ID_RE.match(plan_id):
         raise ValidationError(
             f"--id: {plan_id!r} must be lower-case letters, digits, '.', '_' or '-'"
         )
-    for name, m in (("--start", start), ("--end", end)):
-        if not MONTH_RE.match(m):
-            raise ValidationError(f"{name}: {m!r} is not a month (YYYY-MM)")
+    start, end = check_month(start, "--start"), check_month(end, "--end")
     if end < start:
         raise ValidationError(f"--end: {end} is before --start {start}")
     return TEMPLATE.format(

@@ -21,6 +21,7 @@ import numpy as np
 
 from realimpact._progress import ProgressFn
 from realimpact.errors import ValidationError
+from realimpact.periods import check_month
 from realimpact.simulate.params import CRIME_TYPES, SimulationParams
 
 
@@ -59,29 +60,27 @@ class SimulationResult:
 def _check(params: SimulationParams) -> None:
     import pandas as pd
 
-    try:
-        start = pd.Period(params.start, freq="M")
-        op = pd.Period(params.op_start, freq="M")
-    except (ValueError, TypeError):
-        raise ValidationError("start/op_start: months must be YYYY-MM") from None
+    # Messages name the CLI flags; each maps one-to-one to a SimulationParams field.
+    start = pd.Period(check_month(params.start, "--start"), freq="M")
+    op = pd.Period(check_month(params.op_start, "--op-start"), freq="M")
     if params.displacement not in ("displacement", "diffusion", "none"):
         raise ValidationError(
-            f"displacement: {params.displacement!r} is not one of displacement, diffusion, none"
+            f"--displacement: {params.displacement!r} is not one of displacement, diffusion, none"
         )
     if params.months < 6:
-        raise ValidationError("months: at least 6 months of records are needed")
+        raise ValidationError("--months: at least 6 months of records are needed")
     first_base = op - params.baseline_months
     last = start + params.months - 1
     if first_base < start:
         raise ValidationError(
-            f"op_start: baseline of {params.baseline_months} months would start {first_base}, "
+            f"--op-start: baseline of {params.baseline_months} months would start {first_base}, "
             f"before the records start ({start})"
         )
     if op + params.op_months - 1 > last:
-        raise ValidationError(f"op_months: operation would run past the last month ({last})")
+        raise ValidationError(f"--op-months: operation would run past the last month ({last})")
     for field_name, effects in (
-        ("effects", params.effects),
-        ("buffer_effects", params.buffer_effects),
+        ("--effect", params.effects),
+        ("--buffer-effect", params.buffer_effects),
     ):
         for name, v in effects.items():
             if name not in CRIME_TYPES:
@@ -89,7 +88,7 @@ def _check(params: SimulationParams) -> None:
             if not (isinstance(v, int | float) and v > 0 and math.isfinite(v)):
                 raise ValidationError(f"{field_name}: {name} rate ratio must be positive, got {v}")
     if params.dispersion is not None and params.dispersion <= 0:
-        raise ValidationError("dispersion: must be positive (or None for Poisson)")
+        raise ValidationError("--dispersion: must be positive (0 for Poisson)")
 
 
 def simulate_city(

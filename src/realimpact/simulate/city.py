@@ -127,7 +127,7 @@ def build_city(params: SimulationParams, rng: np.random.Generator) -> City:
     """Lay out areas, population, deprivation and street points."""
     n = params.n_areas
     if n < 20:
-        raise ValidationError("n_areas: needs at least 20 areas for target, buffer and control")
+        raise ValidationError("--areas: needs at least 20 areas for target, buffer and control")
     side = int(np.ceil(np.sqrt(n)))
     gx, gy = np.meshgrid(np.arange(side), np.arange(side))
     pts = np.column_stack([gx.ravel(), gy.ravel()]).astype(float)

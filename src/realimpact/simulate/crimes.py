@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from realimpact.periods import month_add
 from realimpact.simulate.city import City
 from realimpact.simulate.params import (
     BASE_RATE_PER_1000,
@@ -39,9 +40,9 @@ _SEASON_AMP = {
 UNLOCATED_SHARE = 0.006  # police.uk rows with "No location" (City of London: 19-81 a month)
 
 
-def month_range(start: str, n: int) -> list[str]:
-    p = pd.Period(start, freq="M")
-    return [str(p + i) for i in range(n)]
+def months_from(start: str, n: int) -> list[str]:
+    """``n`` calendar months from ``start``."""
+    return [month_add(start, i) for i in range(n)]
 
 
 @dataclass
@@ -63,7 +64,7 @@ def expected_counts(
     rng: np.random.Generator,
 ) -> Expected:
     a = city.areas
-    months = month_range(params.start, params.months)
+    months = months_from(params.start, params.months)
     pop_k = a["population"].to_numpy(float) / 1000.0
     z = (a["imd_score"] - a["imd_score"].mean()) / a["imd_score"].std()
     dep = np.exp(0.6 * z.to_numpy())
@@ -79,7 +80,7 @@ def expected_counts(
     season = 1 + np.outer(np.sin(2 * np.pi * (moy - 4) / 12), amp)
     trend = 1 - 0.004 * np.arange(len(months))
     mu0 = (background + market)[:, None, :] * (season * trend[:, None])[None, :, :]
-    op = np.array(month_range(params.op_start, params.op_months))
+    op = np.array(months_from(params.op_start, params.op_months))
     op_mask = np.isin(np.array(months), op)
     eff = np.array([params.effect(c) for c in CRIME_TYPES])
     beff = np.array([params.buffer_effect(c) for c in CRIME_TYPES])
@@ -364,7 +365,7 @@ def survey_rows(
     people each wave (unpaired). ``group`` names who answered and where, e.g.
     ``residents (target)``, because the evaluation analyses each group apart.
     """
-    ops = month_range(params.op_start, params.op_months)
+    ops = months_from(params.op_start, params.op_months)
     months = {"before": str(pd.Period(params.op_start, freq="M") - 2), "after": ops[-1]}
     shifts = (
         SURVEY_SHIFT

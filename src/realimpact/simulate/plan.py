@@ -39,9 +39,9 @@ def build_plan(
     market_id: str,
     windows: dict[str, dict[str, str]],
 ) -> dict[str, Any]:
-    from realimpact.simulate.crimes import month_range
+    from realimpact.simulate.crimes import months_from
 
-    op = month_range(params.op_start, params.op_months)
+    op = months_from(params.op_start, params.op_months)
     indicators: list[dict[str, Any]] = []
     for ind, (kind, source, types) in INDICATORS.items():
         indicators.append(

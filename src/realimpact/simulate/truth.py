@@ -21,7 +21,7 @@ from realimpact.simulate.crimes import (
     FIND_RATE,
     FIND_RATE_OP,
     Expected,
-    month_range,
+    months_from,
     survey_truth,
 )
 from realimpact.simulate.params import CRIME_TYPES, SimulationParams
@@ -29,7 +29,7 @@ from realimpact.simulate.params import CRIME_TYPES, SimulationParams
 
 def windows(params: SimulationParams) -> dict[str, dict[str, str]]:
     """Baseline = the ``baseline_months`` before the start; follow-up = the operation."""
-    op = month_range(params.op_start, params.op_months)
+    op = months_from(params.op_start, params.op_months)
     import pandas as pd
 
     b0 = str(pd.Period(params.op_start, freq="M") - params.baseline_months)

@@ -10,13 +10,13 @@ vectorised engine instead of round-tripping strings through Python.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
 
 from realimpact.geo.crs import UK_LAT, UK_LON, in_uk
+from realimpact.periods import MONTH_PATTERN, is_month
 from realimpact.store.connection import Store
 
 STAGE = "_ri_stage"  # the file's text, as read
@@ -24,7 +24,6 @@ STAGE_V = "_ri_stage_lines"  # ... with its line numbers
 _RECORD_TABLES = {"crimes", "stop_searches", "outcomes"}
 _ROW_GROUP = 122_880  # DuckDB's default row_group_size
 
-MONTH_RE = "[0-9]{4}-(0[1-9]|1[0-2])"
 
 Projector = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -102,7 +101,7 @@ def _rules(kind: str, present: set[str], numeric: set[str]) -> list[tuple[str, s
     if kind in ("street", "outcomes"):
         m = _txt("Month", present)
         rules.append(
-            ("Month", f"NOT regexp_full_match({m}, '{MONTH_RE}')",
+            ("Month", f"NOT regexp_full_match({m}, '{MONTH_PATTERN}')",
              f"printf('Month ''%s'' is not YYYY-MM', {m})")
         )  # fmt: skip
     else:
@@ -213,7 +212,7 @@ def _distinct_values_pass(store: Store, kind: str, present: set[str]) -> bool:
             ).fetchall()
         ]
 
-    if "Month" not in present or not all(re.fullmatch(MONTH_RE, m) for m in distinct("Month")):
+    if "Month" not in present or not all(is_month(m) for m in distinct("Month")):
         return False
     if kind == "street":
         return "Crime type" in present and all(t != "" for t in distinct("Crime type"))
