@@ -247,11 +247,20 @@ def test_cli_displacement_without_buffer_control_has_null_wdd():
     assert json.loads(p.stdout)["wdd"] is None
 
 
-def test_cli_displacement_bad_input_exits_2_with_one_line():
-    p = _cli("displacement", "--target", "207", "--buffer", "1,2", "--control", "3,4")
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (("--target", "207", "--buffer", "1,2", "--control", "3,4"), "--target"),
+        # every WDQ measure but the gross effect divides by the control's counts
+        (("--target", "5,3", "--buffer", "1,2", "--control", "0,4"), "--control"),
+        (("--target", "0,0", "--buffer", "0,0", "--control", "0,0"), "--control"),
+    ],
+)
+def test_cli_displacement_bad_input_exits_2_with_one_line(args, flag):
+    p = _cli("displacement", *args)
     assert p.returncode == 2
     assert p.stdout == ""
-    assert len(p.stderr.strip().splitlines()) == 1 and "--target" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and flag in p.stderr
 
 
 def test_cli_displacement_missing_count_is_a_usage_error():

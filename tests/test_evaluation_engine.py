@@ -399,3 +399,31 @@ def test_shipped_city_of_london_example_evaluates_and_yields_a_report(store_file
     # 3 clusters, 1 treated: no bootstrap draw rejects far from the estimate
     assert any(x["ci_low"] is None for x in dids)
     assert "interval not bounded" in html
+
+
+@pytest.mark.parametrize(
+    ("files", "needle"),
+    [
+        (["durham/street/2018-10-durham-street.csv"], "none of the plan's 6 areas is in layer"),
+        (["city_of_london/street/2018-01-city-of-london-street.csv"], "holds no data for the"),
+    ],
+)
+def test_a_store_without_the_plans_areas_or_months_is_refused(shared, tmp_path, files, needle):
+    """Wrong store, layer or months: exit 2 with the reason, and no empty report written."""
+    from realimpact.sources.police_uk import ingest_police_uk
+
+    store = tmp_path / "s.duckdb"
+    assert ingest_police_uk([shared / "data/police_uk" / f for f in files], store).ok
+    plan = Path(__file__).resolve().parents[1] / "examples/plans/city-of-london-lockdown-2020.yaml"
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "realimpact", "evaluate", str(plan), "--out", str(out),
+         "--store", str(store)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert (
+        len(lines) == 1 and needle in lines[0] and "city-of-london-lockdown-2020.yaml" in lines[0]
+    )
+    assert not out.exists()

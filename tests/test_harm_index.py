@@ -240,6 +240,8 @@ def test_cli_index_bad_options(store_file: Path) -> None:
         (["--weights", "nope"], "no weight set 'nope'"),
         (["--period", "week"], "--period"),
         (["--layer", "ward"], "--layer"),
+        (["--top", "0"], "--top"),
+        (["--from", "2019-13"], "--from: '2019-13' is not a month"),
     ]:
         res = runner.invoke(app, ["harm", "index", "--store", str(store_file), *args])
         assert res.exit_code == 2, (args, res.output)

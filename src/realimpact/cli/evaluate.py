@@ -136,11 +136,15 @@ def _displacement(
         if v is None:
             raise ValidationError("required for 'evaluate displacement' (counts B,A)", source=name)
     bc = parse_pair(buffer_control, "--buffer-control") if buffer_control is not None else None
+    ctl = parse_pair(control, "--control")
+    if min(ctl) <= 0:
+        # every measure but the gross effect is relative to the control's counts
+        raise ValidationError(
+            f"before and after must both be > 0, got {control}: the WDQ measures divide by them",
+            source="--control",
+        )
     return displacement_from_counts(
-        parse_pair(target, "--target"),
-        parse_pair(buffer, "--buffer"),
-        parse_pair(control, "--control"),
-        bc,
+        parse_pair(target, "--target"), parse_pair(buffer, "--buffer"), ctl, bc
     )
 
 
@@ -155,7 +159,8 @@ def _f(v: Any, nd: int = 3) -> str:
 def _render_displacement(res: dict[str, Any]) -> None:
     t = Table("measure", "value", title="Bowers & Johnson (2003) measures")
     for k, v in res["wdq"].items():
-        t.add_row(k.replace("_", " "), _f(v))
+        undefined = v is None or (isinstance(v, float) and not math.isfinite(v))
+        t.add_row(k.replace("_", " "), "undefined" if undefined else _f(v))
     out.print(t)
     w = res["wdd"]
     if w is None:

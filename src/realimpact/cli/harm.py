@@ -148,6 +148,7 @@ def index(
         int | None,
         typer.Option(
             "--top",
+            min=1,
             help="Only areas ranked <= N per period (comparison: top-N overlap, default 10).",
         ),
     ] = None,

@@ -85,6 +85,44 @@ def _check_plan(plan: Any) -> None:
         raise ValidationError(f"{src}: indicators: none to evaluate")
 
 
+def _check_store_covers(plan: Any, st: Any) -> None:
+    """Refuse a store that holds nothing the plan can be judged on.
+
+    Only when every indicator comes from the store: a wrong --store, a wrong
+    areas.layer or windows outside the ingested months would otherwise give
+    an empty report and exit 0. Partner or survey indicators can carry an
+    evaluation on their own, so then gaps stay per-indicator warnings.
+    """
+    from realimpact.store.queries import load_layer, months_present
+
+    inds = plan.indicators
+    if not inds or any(i.source_kind not in ("police_uk", "stop_search") for i in inds):
+        return
+    src = plan.path or "plan"
+    layer = plan.areas.layer or "lsoa"
+    wanted = {str(a) for r in ROLES for a in getattr(plan.areas, r)}
+    known = set(load_layer(st, layer)["area_id"].astype(str))
+    if not wanted & known:
+        raise ValidationError(
+            f"{src}: areas: none of the plan's {len(wanted)} areas is in layer {layer!r} of the"
+            f" store {st.path}; ingest the police.uk files that cover them, or check areas.layer"
+        )
+    held = {t: set(months_present(st, t)) for t in {i.table for i in inds}}
+    windows = []
+    for ind in inds:
+        fol = plan.follow_up_of(ind)
+        if ind.baseline is None or fol is None:
+            return  # reported per indicator
+        have = held[ind.table]
+        if have & set(ind.baseline.months) and have & set(fol.months):
+            return
+        windows.append(f"{ind.table} {ind.baseline.start}..{fol.end}")
+    raise ValidationError(
+        f"{src}: the store {st.path} holds no data for the baseline and follow-up of any"
+        f" indicator ({'; '.join(sorted(set(windows)))}); ingest those months first"
+    )
+
+
 def _weights(harm_weights: Any, store: Any) -> tuple[dict[str, float], str, str]:
     """(weights, name, unit); default the Cambridge Crime Harm Index set."""
     if isinstance(harm_weights, Mapping):
@@ -472,6 +510,7 @@ def evaluate(
     st = open_store(store) if own else store
     try:
         _weights(harm_weights, st)  # an unknown weight set fails now, not after every model
+        _check_store_covers(p, st)
         return _evaluate(
             p,
             st,
@@ -492,7 +531,7 @@ def evaluate(
 def _evaluate(
     p, st, out_dir, harm_weights, surveys, family, audience, write_report, progress, inference
 ):
-    from realimpact.plans.model import month_add
+    from realimpact.periods import month_add
 
     results: list[IndicatorResult] = []
     warnings: list[str] = []
