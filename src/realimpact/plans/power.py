@@ -24,8 +24,9 @@ simulations: block coordinate ascent, where each area, month and treatment
 block has the exact update ``b += log(sum y / sum mu)``; standard errors come
 from the fixed-effects-partialled regressor (Frisch-Waugh-Lovell with weights
 mu): model-based, quasi-Poisson (Pearson scale) or clustered by area with
-statsmodels' small-sample correction. Tests check estimates and standard
-errors against ``statsmodels`` GLM with dummies.
+statsmodels' small-sample correction, the last read with t(areas - 1) as the
+evaluation reads it. Tests check estimates and standard errors against
+``statsmodels`` GLM with dummies.
 
 Plans without control areas (or with ``design: its``) are sized as an
 interrupted time series of the target areas' total: the segmented Poisson
@@ -65,7 +66,8 @@ class DidFit:
     Attributes
     ----------
     beta, se, z, p : arrays of shape (S,): log rate ratio of the treated cells, its
-        standard error, Wald z and two-sided p-value (normal reference, as statsmodels).
+        standard error, Wald statistic and two-sided p-value (normal reference, as
+        statsmodels; t with areas - 1 df for clustered errors, as the evaluation).
     mu : fitted means (S, A, T). converged : bool array (S,). iterations : int.
     """
 
@@ -153,7 +155,10 @@ def fit_did_poisson(
             raise ValidationError(f"se: {se!r} is not one of model, quasi, cluster")
         sd = np.sqrt(var)
         z = np.where(np.isfinite(b), b / sd, np.nan)
-        p = 2 * stats.norm.sf(np.abs(z))
+        # Clustered errors are read with t(G - 1), as the evaluation reads them
+        # (evaluation/did.py): with few areas a normal reference overstates power.
+        ref = stats.t(a_ - 1) if se == "cluster" else stats.norm
+        p = 2 * ref.sf(np.abs(z))
     return DidFit(beta=b, se=sd, z=z, p=p, mu=mu, converged=converged, iterations=it)
 
 
