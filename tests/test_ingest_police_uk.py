@@ -423,3 +423,11 @@ def test_quarantine_command_lists_what_was_set_aside(tmp_path):
     assert json.loads(none.stdout)["total"] == 0
     bad = run_cli("quarantine", "--store", str(store), "--limit", "-1")
     assert bad.returncode == 2 and "--limit" in bad.stderr
+
+
+def test_tables_show_user_text_in_square_brackets_as_written(tmp_path):
+    """Rich would read "[bold]" in a file name as markup and drop it."""
+    f = write(tmp_path / "[bold]lockdown.csv", [STREET_HEADER, GOOD_ROW])
+    proc = run_cli("ingest", "police-uk", str(f), "--store", str(tmp_path / "s.duckdb"))
+    assert proc.returncode == 0, proc.stderr
+    assert "[bold]lockdown.csv" in proc.stdout

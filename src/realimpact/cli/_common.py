@@ -16,12 +16,27 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table as _RichTable
 
 from realimpact.errors import InputError, RealImpactError
 
 # stdout carries results (or the one JSON object); stderr carries everything else.
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+
+
+class Table(_RichTable):
+    """A Rich table whose text cells are shown as written.
+
+    Cells carry user data (area names, market ids, file names, quarantined
+    rows); Rich would read "[x]" in them as markup and drop it. Styled cells
+    are passed as ``rich.text.Text``, which is never re-parsed.
+    """
+
+    def add_row(self, *cells: Any, **kwargs: Any) -> None:
+        super().add_row(*(escape(c) if isinstance(c, str) else c for c in cells), **kwargs)
+
 
 StoreOpt = Annotated[
     Path | None,
@@ -101,8 +116,6 @@ def emit(result: Any, as_json: bool, render: Callable[[Any], None]) -> None:
 def print_error(message: str, label: str = "error", style: str = "bold red") -> None:
     """One line on stderr; the message is escaped because it quotes user data
     such as "[residents-views]", which Rich would otherwise take for markup."""
-    from rich.markup import escape
-
     err.print(f"[{style}]{label}:[/] {escape(message)}", highlight=False, markup=True)
 
 

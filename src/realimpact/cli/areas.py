@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from realimpact.cli._common import JsonOpt, StoreOpt, emit, handle_errors, out
+from realimpact.cli._common import JsonOpt, StoreOpt, Table, emit, handle_errors, out
 
 areas = typer.Typer(help="Area layers: square grids, listing.", no_args_is_help=True)
 

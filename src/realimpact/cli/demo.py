@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from realimpact.cli._common import JsonOpt, emit, err, handle_errors, out
+from realimpact.cli._common import JsonOpt, Table, emit, err, handle_errors, out
 
 
 def register(app: typer.Typer) -> None:
@@ -52,7 +52,7 @@ def _render(r: dict) -> None:
     out.print(f"[bold]Partner version:[/] {r['partner_report']}")
     out.print(f"[bold]Results:[/] {r['results']}   [bold]Store:[/] {r['store']}")
     if r["comparison"]:
-        from rich.table import Table
+        from rich.text import Text
 
         t = Table(title="Estimated against true effect (rate ratio in the target areas)")
         for col in ("indicator", "true", "estimated", "95% interval", "contains truth"):
@@ -63,7 +63,7 @@ def _render(r: dict) -> None:
                 f"{c['true_rr']:.2f}",
                 f"{c['estimate_rr']:.2f}",
                 f"{c['ci_low']:.2f}–{c['ci_high']:.2f}",
-                "[green]yes[/]" if c["covered"] else "[red]no[/]",
+                Text("yes", style="green") if c["covered"] else Text("no", style="red"),
             )
         out.print(t)
     bad = [s for s in r["steps"] if s["status"] != "done"]

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from realimpact.cli._common import (
     AudienceOpt,
     JsonOpt,
     StoreOpt,
+    Table,
     emit,
     fail,
     handle_errors,

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from realimpact._progress import rich_progress
 from realimpact.cli._common import (
@@ -15,6 +14,7 @@ from realimpact.cli._common import (
     JsonOpt,
     LayerOpt,
     StoreOpt,
+    Table,
     emit,
     handle_errors,
     out,

@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from realimpact._progress import rich_progress
 from realimpact.cli._common import (
     JsonOpt,
     StoreOpt,
+    Table,
     emit,
     handle_errors,
     out,
@@ -58,7 +59,7 @@ def _render_police_uk(result: dict) -> None:
         t.add_row(
             Path(f["path"]).name if "!" not in f["path"] else f["path"].split("!")[-1],
             f["kind"] or "-",
-            f"[{style}]{f['status']}[/]",
+            Text(f["status"], style=style),
             f"{f['rows_read']:,}",
             f"{f['rows_inserted']:,}",
             f"{f['rows_quarantined']:,}",

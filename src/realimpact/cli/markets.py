@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from realimpact._progress import rich_progress
 from realimpact.cli._common import (
     JsonOpt,
     StoreOpt,
+    Table,
     emit,
     handle_errors,
     out,

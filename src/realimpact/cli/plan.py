@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from realimpact.cli._common import (
     JsonOpt,
     StoreOpt,
+    Table,
     emit,
     handle_errors,
     out,

@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from realimpact.cli._common import JsonOpt, StoreOpt, emit, handle_errors, out
+from realimpact.cli._common import JsonOpt, StoreOpt, Table, emit, handle_errors, out
 
 
 def register(app: typer.Typer) -> None:
@@ -50,10 +48,9 @@ def _render_quarantine(result: dict) -> None:
     rows.columns[0].overflow = "fold"
     for r in result["rows"]:
         name = str(r["path"]).rsplit("/", 1)[-1]
-        # row text is user data: escape it so "[x]" is shown, not taken for markup
+        # row text is user data; Table shows it as written, "[x]" included
         rows.add_row(
-            escape(name), str(r["line"]), r["field"] or "-", escape(r["reason"]),
-            escape((r["raw"] or "")[:60]),
+            name, str(r["line"]), r["field"] or "-", r["reason"], (r["raw"] or "")[:60],
         )  # fmt: skip
     out.print(rows)
     if result["total"] > len(result["rows"]):
