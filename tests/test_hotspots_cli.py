@@ -157,6 +157,14 @@ def test_kde_cli_reports_bandwidth_and_cell(store_file, tmp_path):
     assert res["cell_m"] == 200 and res["bandwidth_m"] > 0 and res["n_points"] == 3711
     assert res["bandwidth_rule"].startswith("ArcGIS")
     assert (tmp_path / "k.prj").exists() and (tmp_path / "k.png").exists()
+    part = _json(_run(store_file, "hotspots", "kde", "--crime-type", "Drugs", "--cell", "200",
+                      "--bandwidth", "150", "--audience", "partner",
+                      "--out", str(tmp_path / "p.asc"), "--json"))  # fmt: skip
+    assert part["audience"] == "partner" and "partner view" in part["notes"][-1]
+    hidden = int(part["notes"][-1].split("partner view: ")[1].split(" cells")[0].replace(",", ""))
+    assert hidden > 0  # with a 150 m bandwidth many Drugs offences stand alone
+    grid = np.loadtxt(tmp_path / "p.asc", skiprows=6)
+    assert grid.max() == pytest.approx(part["max_density_per_km2"], rel=1e-6)
 
 
 def test_emerging_cli_runs_and_rejects_a_month_without_data(store_file, tmp_path):

@@ -115,3 +115,26 @@ def test_exports_geotiff_ascii_geojson_and_png(tmp_path):
     assert (tmp_path / "d.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png["format"] == "png"
     with pytest.raises(InputError, match="can be written as"):
         write_density(k, tmp_path / "d.shp")
+
+
+@pytest.mark.parametrize("kernel", ["quartic", "gaussian"])
+def test_partner_surface_hides_cells_near_fewer_than_five_incidents(kernel):
+    """Each cell is kept iff >= 5 points lie within one bandwidth: checked by brute force."""
+    from realimpact.hotspots.kde import suppress_sparse_cells
+
+    rng = np.random.default_rng(7)
+    cluster = rng.normal([1000.0, 1000.0], 80.0, size=(40, 2))
+    pair = np.array([[4000.0, 4000.0], [4050.0, 4020.0]])  # two incidents: must vanish
+    pts = np.vstack([cluster, pair])
+    kd = kernel_density(pts[:, 0], pts[:, 1], cell=25.0, bandwidth=300.0, kernel=kernel)
+    safe = suppress_sparse_cells(kd, pts[:, 0], pts[:, 1])
+    cx, cy = kd.cell_centres()
+    d = np.hypot(cx[..., None] - pts[:, 0], cy[..., None] - pts[:, 1])
+    enough = (d <= 300.0).sum(axis=-1) >= 5
+    kept = enough & (kd.density > 0)
+    np.testing.assert_array_equal(safe.density[kept], kd.density[kept])
+    assert (safe.density[~enough] == 0).all()
+    near_pair = np.hypot(cx - 4025.0, cy - 4010.0) < 300.0
+    assert kd.density[near_pair].max() > 0 and safe.density[near_pair].max() == 0
+    assert safe.density.max() == kd.density.max()  # the cluster's peak survives
+    assert "partner view" in safe.notes[-1] and kd.notes == safe.notes[:-1]

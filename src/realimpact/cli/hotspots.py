@@ -183,10 +183,15 @@ def kde(
         Path | None, typer.Option("--out", help="Write the grid: .tif, .asc, .geojson or .gpkg.")
     ] = None,
     map_path: MapOpt = None,
+    audience: AudienceOpt = "analyst",
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Kernel density surface of crime points (harm-weighted with --weights)."""
+    """Kernel density surface of crime points (harm-weighted with --weights).
+
+    With --audience partner, cells with fewer than 5 incidents within the
+    bandwidth are set to 0, so no lone incident shows as a bump.
+    """
     from realimpact.hotspots.export import write_density
     from realimpact.hotspots.layers import hotspots_kde
     from realimpact.hotspots.maps import density_map
@@ -194,9 +199,10 @@ def kde(
     with handle_errors():
         k = hotspots_kde(
             store, crime_types=crime_type, harm_weights=weights, period_from=period_from,
-            period_to=period_to, cell=cell, bandwidth=bandwidth, kernel=kernel,
+            period_to=period_to, cell=cell, bandwidth=bandwidth, kernel=kernel, audience=audience,
         )  # fmt: skip
-        result: dict[str, Any] = {**k.summary(), "harm_weights": weights, "outputs": {}}
+        result: dict[str, Any] = {**k.summary(), "harm_weights": weights, "audience": audience,
+                                  "outputs": {}}  # fmt: skip
         if out_path is not None:
             result["outputs"]["out"] = write_density(k, out_path)
         if map_path is not None:

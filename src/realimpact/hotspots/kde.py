@@ -35,7 +35,7 @@ from numba import njit
 
 from realimpact.errors import InputError
 
-__all__ = ["KERNELS", "KernelDensity", "auto_bandwidth", "kernel_density"]
+__all__ = ["KERNELS", "KernelDensity", "auto_bandwidth", "kernel_density", "suppress_sparse_cells"]
 
 KERNELS = ("quartic", "gaussian")
 MAX_CELLS = 25_000_000  # ~200 MB of float64: beyond this the cell is surely a typo
@@ -243,3 +243,41 @@ def kernel_density(
         bandwidth_rule=rule, kernel=kernel, n_points=len(x), total_weight=float(w.sum()),
         weighted=weights is not None, notes=notes,
     )  # fmt: skip
+
+
+def suppress_sparse_cells(
+    kd: KernelDensity, x: np.ndarray, y: np.ndarray, threshold: int = 5
+) -> KernelDensity:
+    """The surface fit to share: cells near fewer than ``threshold`` points set to 0.
+
+    A surface shows no incident, but a small bandwidth around a lone incident
+    draws a bump that gives its place away. A cell keeps its value only where
+    at least ``threshold`` points lie within one bandwidth of its centre, which
+    is exactly "the ``threshold``-th nearest point is within the bandwidth": a
+    k-d tree answers that without counting every point in every disc.
+    """
+    import dataclasses
+
+    from scipy.spatial import cKDTree
+
+    dens = np.array(kd.density, dtype=float, copy=True)
+    live = np.flatnonzero(dens.ravel() > 0)
+    if len(live):
+        if len(x) < threshold:
+            sparse = live
+        else:
+            cx, cy = kd.cell_centres()
+            centres = np.column_stack([cx.ravel()[live], cy.ravel()[live]])
+            tree = cKDTree(np.column_stack([np.asarray(x, float), np.asarray(y, float)]))
+            dist, _ = tree.query(
+                centres, k=threshold, distance_upper_bound=kd.bandwidth, workers=-1
+            )
+            sparse = live[~np.isfinite(dist[:, -1])]
+        dens.ravel()[sparse] = 0.0
+    else:
+        sparse = live
+    note = (
+        f"partner view: {len(sparse):,} cells with fewer than {threshold} incidents within"
+        f" the bandwidth ({kd.bandwidth:,.0f} m) are shown as 0"
+    )
+    return dataclasses.replace(kd, density=dens, notes=[*kd.notes, note])

@@ -289,11 +289,18 @@ def hotspots_kde(
     cell: float = 50.0,
     bandwidth: float | None = None,
     kernel: str = "quartic",
+    audience: str = "analyst",
 ) -> Any:
-    """Kernel density of (harm-weighted) crime points -> KernelDensity."""
-    from realimpact.hotspots.kde import kernel_density
+    """Kernel density of (harm-weighted) crime points -> KernelDensity.
+
+    ``audience='partner'`` sets to 0 every cell with fewer than 5 incidents
+    within one bandwidth (:func:`realimpact.hotspots.kde.suppress_sparse_cells`).
+    """
+    from realimpact.hotspots.kde import kernel_density, suppress_sparse_cells
+    from realimpact.report.safe import check_audience
     from realimpact.store.queries import record_points
 
+    check_audience(audience)
     _check_period(period_from, period_to)
     with using_store(store) as st:
         weights_map, _ = resolve_harm_weights(harm_weights, st)
@@ -311,7 +318,6 @@ def hotspots_kde(
     if weights_map is not None:
         _check_weights_cover(pts["crime_type"], weights_map)
         w = pts["crime_type"].map(weights_map).to_numpy(dtype=float)
-    return kernel_density(
-        pts["easting"].to_numpy(dtype=float), pts["northing"].to_numpy(dtype=float), w,
-        cell=cell, bandwidth=bandwidth, kernel=kernel,
-    )  # fmt: skip
+    x, y = pts["easting"].to_numpy(dtype=float), pts["northing"].to_numpy(dtype=float)
+    kd = kernel_density(x, y, w, cell=cell, bandwidth=bandwidth, kernel=kernel)
+    return suppress_sparse_cells(kd, x, y) if audience == "partner" else kd
