@@ -428,6 +428,10 @@ def test_quarantine_command_lists_what_was_set_aside(tmp_path):
 def test_tables_show_user_text_in_square_brackets_as_written(tmp_path):
     """Rich would read "[bold]" in a file name as markup and drop it."""
     f = write(tmp_path / "[bold]lockdown.csv", [STREET_HEADER, GOOD_ROW])
-    proc = run_cli("ingest", "police-uk", str(f), "--store", str(tmp_path / "s.duckdb"))
+    store = tmp_path / "[red]s.duckdb"
+    proc = run_cli("ingest", "police-uk", str(f), "--store", str(store))
     assert proc.returncode == 0, proc.stderr
-    assert "[bold]lockdown.csv" in proc.stdout
+    assert "[bold]lockdown.csv" in proc.stdout  # a table cell
+    status = run_cli("status", "--store", str(store))
+    assert status.returncode == 0, status.stderr
+    assert "[red]s.duckdb" in status.stdout  # a line of text with markup around it

@@ -26,6 +26,11 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
+def esc(value: Any) -> str:
+    """User text (a layer, a path, a plan title) inside a Rich markup string, shown as written."""
+    return escape(str(value))
+
+
 class Table(_RichTable):
     """A Rich table whose text cells are shown as written.
 
@@ -148,9 +153,9 @@ def handle_errors() -> Iterator[None]:
 def print_notes_and_outputs(result: dict[str, Any]) -> None:
     """The tail every map/export command prints: its caveats, then the files it wrote."""
     for n in result["notes"]:
-        out.print(f"[yellow]note:[/] {n}")
+        out.print(f"[yellow]note:[/] {esc(n)}")
     for key, o in result["outputs"].items():
-        out.print(f"{key}: {o['path']}")
+        out.print(f"{key}: {esc(o['path'])}")
 
 
 def progress_enabled() -> bool:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from realimpact.cli._common import JsonOpt, StoreOpt, Table, emit, handle_errors, out
+from realimpact.cli._common import JsonOpt, StoreOpt, Table, emit, esc, handle_errors, out
 
 areas = typer.Typer(help="Area layers: square grids, listing.", no_args_is_help=True)
 
@@ -28,7 +28,7 @@ def grid(
     with handle_errors():
         result = build_grid(store, cell=cell, layer=layer, force=force)
     emit(result, json, lambda r: out.print(
-        f"layer [bold]{r['layer']}[/]: {r['n_areas']:,} cells of {r['cell_size']:g} m"
+        f"layer [bold]{esc(r['layer'])}[/]: {r['n_areas']:,} cells of {r['cell_size']:g} m"
         f" ({r['columns']} x {r['rows']}) from E{r['origin'][0]:.0f} N{r['origin'][1]:.0f}"
     ))  # fmt: skip
 

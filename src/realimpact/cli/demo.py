@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from realimpact.cli._common import JsonOpt, Table, emit, err, handle_errors, out
+from realimpact.cli._common import JsonOpt, Table, emit, err, esc, handle_errors, out
 
 
 def register(app: typer.Typer) -> None:
@@ -48,9 +48,9 @@ def register(app: typer.Typer) -> None:
 
 def _render(r: dict) -> None:
     out.print()
-    out.print(f"[bold]Report:[/] {r['report']}")
-    out.print(f"[bold]Partner version:[/] {r['partner_report']}")
-    out.print(f"[bold]Results:[/] {r['results']}   [bold]Store:[/] {r['store']}")
+    out.print(f"[bold]Report:[/] {esc(r['report'])}")
+    out.print(f"[bold]Partner version:[/] {esc(r['partner_report'])}")
+    out.print(f"[bold]Results:[/] {esc(r['results'])}   [bold]Store:[/] {esc(r['store'])}")
     if r["comparison"]:
         from rich.text import Text
 

@@ -24,6 +24,7 @@ from realimpact.cli._common import (
     StoreOpt,
     Table,
     emit,
+    esc,
     fail,
     handle_errors,
     out,
@@ -173,7 +174,7 @@ def _render_displacement(res: dict[str, Any]) -> None:
 
 
 def _render_plan(res: dict[str, Any]) -> None:
-    out.print(f"[bold]{res['title'] or res['plan_id']}[/] ({res['plan_id']})")
+    out.print(f"[bold]{esc(res['title'] or res['plan_id'])}[/] ({esc(res['plan_id'])})")
     t = Table("indicator", "kind", "target B->A", "DiD rate ratio (95% CI)", "p", "WDQ", "Maryland")
     for i in res["indicators"]:
         tg = i.get("target") or {}

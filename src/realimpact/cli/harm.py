@@ -17,6 +17,7 @@ from realimpact.cli._common import (
     Table,
     emit,
     err,
+    esc,
     handle_errors,
     out,
     print_json,
@@ -112,14 +113,14 @@ def _render_weights(r: dict[str, Any]) -> None:
             tab.add_row(s["name"], s["kind"], s["unit"])
         out.print(tab)
         return
-    tab = Table("crime type", "weight", title=f"{r['name']} ({r['kind']}): {r['unit']}")
+    tab = Table("crime type", "weight", title=f"{esc(r['name'])} ({r['kind']}): {esc(r['unit'])}")
     for ct, w in r["weights"].items():
         tab.add_row(ct, f"{w:,.4g}")
     out.print(tab)
     if r.get("method"):
         out.print(f"method: {r['method']}")
     if r.get("stored"):
-        err.print(f"stored weight set [bold]{r['name']}[/]")
+        err.print(f"stored weight set [bold]{esc(r['name'])}[/]")
 
 
 @harm.command("index")
@@ -225,7 +226,7 @@ def index(
 def _render_index(df: Any, top: int) -> None:
     a = df.attrs
     out.print(
-        f"harm index: layer [bold]{a['layer']}[/], period {a['period']}, weights"
+        f"harm index: layer [bold]{esc(a['layer'])}[/], period {a['period']}, weights"
         f" [bold]{a['weights']['name']}[/] ({a['weights']['unit']})"
     )
     if df.empty:
@@ -247,7 +248,7 @@ def _render_index(df: Any, top: int) -> None:
     p = a.get("population")
     if p:
         out.print(
-            f"population: {p['areas_matched']:,} of {p['areas']:,} areas matched ({p['source']})"
+            f"population: {p['areas_matched']:,} of {p['areas']:,} areas matched ({esc(p['source'])})"
         )
     if a.get("audience") == "partner":
         out.print(
@@ -263,7 +264,7 @@ def _render_compare(r: dict[str, Any]) -> None:
         "Spearman",
         "Kendall",
         f"top-{r['periods'][0]['top_n'] if r['periods'] else 'N'} overlap",
-        title=f"{r['weights_a']} vs {r['weights_b']} ({r['layer']}, {r['period']})",
+        title=f"{esc(r['weights_a'])} vs {esc(r['weights_b'])} ({esc(r['layer'])}, {r['period']})",
     )
     for p in r["periods"]:
         tab.add_row(

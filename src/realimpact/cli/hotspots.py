@@ -16,6 +16,7 @@ from realimpact.cli._common import (
     StoreOpt,
     Table,
     emit,
+    esc,
     handle_errors,
     out,
     print_notes_and_outputs,
@@ -152,7 +153,7 @@ def gi(
 
     def render(r: dict) -> None:
         out.print(
-            f"Gi* on layer [bold]{r['layer']}[/]: {r['n_areas']:,} areas, value = {r['value']}"
+            f"Gi* on layer [bold]{esc(r['layer'])}[/]: {r['n_areas']:,} areas, value = {r['value']}"
             f"{' (' + r['harm_weights'] + ')' if r['harm_weights'] else ''}, "
             f"p: {_how(r)}, {r['correction']}"
         )
@@ -267,7 +268,7 @@ def emerging(
 
     def render(r: dict) -> None:
         out.print(
-            f"emerging hot spots on [bold]{r['layer']}[/]: {r['n_areas']:,} areas, "
+            f"emerging hot spots on [bold]{esc(r['layer'])}[/]: {r['n_areas']:,} areas, "
             f"{r['n_periods']} months {r['periods'][0]}..{r['periods'][1]}"
         )
         out.print(_class_table(r["categories"], "areas per category"))

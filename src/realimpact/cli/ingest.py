@@ -14,6 +14,7 @@ from realimpact.cli._common import (
     StoreOpt,
     Table,
     emit,
+    esc,
     handle_errors,
     out,
     print_error,
@@ -92,8 +93,8 @@ def boundaries(
             path, store, layer=layer, id_field=id_field, name_field=name_field
         )
     emit(result, json, lambda r: out.print(
-        f"layer [bold]{r['layer']}[/]: {r['n_areas']:,} areas ({r['total_area_km2']:.1f} km²)"
-        f" from {r['source']} (id field {r['id_field']})"
+        f"layer [bold]{esc(r['layer'])}[/]: {r['n_areas']:,} areas ({r['total_area_km2']:.1f} km²)"
+        f" from {esc(r['source'])} (id field {esc(r['id_field'])})"
     ))  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from realimpact.cli._common import JsonOpt, StoreOpt, emit, handle_errors, out
+from realimpact.cli._common import JsonOpt, StoreOpt, emit, esc, handle_errors, out
 
 
 def register_ingest(grp: typer.Typer) -> None:
@@ -99,8 +99,8 @@ def register_ingest(grp: typer.Typer) -> None:
 
 def _render_population(r: dict[str, Any]) -> None:
     out.print(
-        f"population for layer [bold]{r['layer']}[/]: {r['areas']:,} areas,"
-        f" {r['total']:,.0f} residents from {r['source']}"
+        f"population for layer [bold]{esc(r['layer'])}[/]: {r['areas']:,} areas,"
+        f" {r['total']:,.0f} residents from {esc(r['source'])}"
     )
     m = r.get("match") or {}
     if m:
@@ -111,10 +111,10 @@ def _render_population(r: dict[str, Any]) -> None:
 
 def _render_partner(r: dict[str, Any]) -> None:
     if r["status"] == "already_present":
-        out.print(f"{r['path']}: already present with this spec; nothing added")
+        out.print(f"{esc(r['path'])}: already present with this spec; nothing added")
         return
     out.print(
-        f"{r['path']}: {r['rows_inserted']:,} rows ({', '.join(r['indicators'])},"
+        f"{esc(r['path'])}: {r['rows_inserted']:,} rows ({esc(', '.join(r['indicators']))},"
         f" {r['periods'][0]}..{r['periods'][1]});"
         f" {r['rows_skipped_missing']:,} missing values skipped"
     )

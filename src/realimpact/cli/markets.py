@@ -13,6 +13,7 @@ from realimpact.cli._common import (
     StoreOpt,
     Table,
     emit,
+    esc,
     handle_errors,
     out,
     print_error,
@@ -128,7 +129,7 @@ def add_cmd(
         result,
         json,
         lambda r: out.print(
-            f"{'updated' if r['updated'] else 'added'} {r['kind']} [bold]{r['id']}[/]"
+            f"{'updated' if r['updated'] else 'added'} {r['kind']} [bold]{esc(r['id'])}[/]"
         ),
     )
 
@@ -233,7 +234,7 @@ def import_cmd(
     def render(r: dict[str, Any]) -> None:
         ent = r["entities"]
         out.print(
-            f"{r['file']}: {ent['market']} markets, {ent['group']} groups, {ent['place']} places"
+            f"{esc(r['file'])}: {ent['market']} markets, {ent['group']} groups, {ent['place']} places"
             f" ({r['added']} added, {r['updated']} updated); {r['assessments']} assessments,"
             f" {r['disruptions']} disruptions, {r['indicator_observations']} indicator notes"
         )
@@ -262,7 +263,7 @@ def export_cmd(
         if r["text"] is not None:
             typer.echo(r["text"], nl=False)
         else:
-            out.print(f"wrote {r['entities']} entities to {r['path']} ({r['format']})")
+            out.print(f"wrote {r['entities']} entities to {esc(r['path'])} ({r['format']})")
 
     emit(result, json, render)
 
@@ -353,7 +354,7 @@ def assess_cmd(
 
     def render(r: dict[str, Any]) -> None:
         out.print(
-            f"recorded [bold]{r['assessment_id']}[/]: score {_f(r['score'])}"
+            f"recorded [bold]{esc(r['assessment_id'])}[/]: score {_f(r['score'])}"
             f" (harm {_f(r['harm_score'])} x position {_f(r['position'])}), confidence {r['confidence']['grade']}"
         )
         if r.get("prefill"):
@@ -561,7 +562,9 @@ def indicator_cmd(
     emit(
         result,
         json,
-        lambda r: out.print(f"recorded {r['indicator']} for {r['entity']} on {r['date']}"),
+        lambda r: out.print(
+            f"recorded {esc(r['indicator'])} for {esc(r['entity'])} on {r['date']}"
+        ),
     )
 
 
@@ -607,7 +610,7 @@ def disrupt_cmd(
 
     def render(r: dict[str, Any]) -> None:
         out.print(
-            f"recorded {r['disruption_id']}: {r['category']} / {r['impact']} on {r['entity_id']}"
+            f"recorded {esc(r['disruption_id'])}: {r['category']} / {r['impact']} on {esc(r['entity_id'])}"
         )
         for f in r["flags"]:
             print_error(f, "flag", "yellow")

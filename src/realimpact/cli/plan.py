@@ -12,6 +12,7 @@ from realimpact.cli._common import (
     StoreOpt,
     Table,
     emit,
+    esc,
     handle_errors,
     out,
     print_error,
@@ -99,9 +100,9 @@ def register(app: typer.Typer) -> None:
             result,
             json,
             lambda r: out.print(
-                f"wrote [bold]{r['path']}[/] (plan id {r['id']});"
+                f"wrote [bold]{esc(r['path'])}[/] (plan id {esc(r['id'])});"
                 f" fill it in, then `realimpact plan validate "
-                f"{r['path']}`",
+                f"{esc(r['path'])}`",
                 highlight=False,
             ),
         )
@@ -188,7 +189,7 @@ _DESIGNS = {
 
 def _render_power(r: dict) -> None:
     out.print(
-        f"plan {r['plan_id']}, indicator [bold]{r['indicator']}[/]: {r['n_target']} target"
+        f"plan {esc(r['plan_id'])}, indicator [bold]{esc(r['indicator'])}[/]: {r['n_target']} target"
         f" and {r['n_control']} control areas, baseline {r['baseline']['from']}.."
         f"{r['baseline']['to']}, {r['follow_up_months']} follow-up months",
         highlight=False,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from realimpact.cli._common import JsonOpt, StoreOpt, Table, emit, handle_errors, out
+from realimpact.cli._common import JsonOpt, StoreOpt, Table, emit, esc, handle_errors, out
 
 
 def register(app: typer.Typer) -> None:
@@ -58,7 +58,7 @@ def _render_quarantine(result: dict) -> None:
 
 
 def _render(result: dict) -> None:
-    out.print(f"store [bold]{result['store']}[/] (schema v{result['schema_version']})")
+    out.print(f"store [bold]{esc(result['store'])}[/] (schema v{result['schema_version']})")
     t = Table("table", "rows", "months", "forces", "files", "quarantined")
     for name, s in result["tables"].items():
         months = f"{s['month_min']}..{s['month_max']} ({s['months']})" if s["months"] else "-"
