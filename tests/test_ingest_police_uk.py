@@ -435,3 +435,33 @@ def test_tables_show_user_text_in_square_brackets_as_written(tmp_path):
     status = run_cli("status", "--store", str(store))
     assert status.returncode == 0, status.stderr
     assert "[red]s.duckdb" in status.stdout  # a line of text with markup around it
+
+
+def test_fast_parser_agrees_with_the_careful_parser_on_every_shared_file():
+    """pandas' C parser (fast path) against pyarrow's (careful path), value by value."""
+    import numpy as np
+    import pyarrow as pa
+
+    from realimpact.errors import RejectedFileError
+    from realimpact.sources import police_uk as pu
+
+    compared = 0
+    for path in sorted(POLICE_UK.glob("*/*/*.csv")):
+        raw = path.read_bytes()
+        header = pu._header(raw, str(path))
+        try:
+            pu.detect_kind(header)
+        except RejectedFileError:
+            continue  # the GMP burglary points file is not police.uk format
+        fast = pu._parse_fast(raw, header)
+        assert fast is not None, path
+        slow, malformed = pu._parse(pu._decode(raw, str(path))[0], header, str(path))
+        assert malformed == [] and fast.num_rows == slow.num_rows
+        for col in header:
+            a, b = fast[col], slow[col].to_pylist()
+            if pa.types.is_floating(a.type):  # numbers only when every row has one
+                assert np.array_equal(a.to_numpy(), np.array([float(v) for v in b])), (path, col)
+            else:
+                assert a.to_pylist() == b, (path, col)
+        compared += 1
+    assert compared == 102  # the street and stop-and-search files
