@@ -427,3 +427,40 @@ def test_a_store_without_the_plans_areas_or_months_is_refused(shared, tmp_path, 
         len(lines) == 1 and needle in lines[0] and "city-of-london-lockdown-2020.yaml" in lines[0]
     )
     assert not out.exists()
+
+
+def test_pdf_report_prints_the_same_report(store_file, tmp_path):
+    """--pdf: headless Chromium prints report.html; pypdf reads the title back."""
+    import pypdf
+
+    plan = Path(__file__).resolve().parents[1] / "examples/plans/city-of-london-lockdown-2020.yaml"
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "realimpact", "evaluate", str(plan), "--out", str(out),
+         "--store", str(store_file), "--pdf", "--json"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["files"]["pdf"] == str(out / "report.pdf")
+    reader = pypdf.PdfReader(out / "report.pdf")
+    text = " ".join(page.extract_text() for page in reader.pages)
+    assert len(reader.pages) >= 2
+    assert "City of London, March 2020 lockdown as a natural experiment" in " ".join(text.split())
+    assert not list(out.glob("*.tmp"))
+
+
+def test_pdf_without_a_browser_is_refused_before_anything_is_written(store_file, tmp_path):
+    import os
+
+    plan = Path(__file__).resolve().parents[1] / "examples/plans/city-of-london-lockdown-2020.yaml"
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "realimpact", "evaluate", str(plan), "--out", str(out),
+         "--store", str(store_file), "--pdf"],
+        capture_output=True, text=True,
+        env={**os.environ, "REALIMPACT_CHROMIUM": str(tmp_path / "no-such-browser")},
+    )  # fmt: skip
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "REALIMPACT_CHROMIUM" in lines[0]
+    assert not out.exists()

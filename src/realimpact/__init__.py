@@ -84,6 +84,7 @@ _EXPORTS: dict[str, str] = {
     "SimulationParams": "realimpact.simulate",
     "render_report": "realimpact.report",
     "partner_results": "realimpact.report",
+    "html_to_pdf": "realimpact.report",
     "partner_frame": "realimpact.report",
     "run_demo": "realimpact.demo",
     # plans

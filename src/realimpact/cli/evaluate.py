@@ -33,8 +33,8 @@ from realimpact.cli._common import (
 _HELP = """Evaluate an operation plan, or measure displacement from before/after counts.
 
 \b
-  realimpact evaluate PLAN.yaml --out DIR [--json]
-      writes DIR/results.json and DIR/report.html
+  realimpact evaluate PLAN.yaml --out DIR [--pdf] [--json]
+      writes DIR/results.json and DIR/report.html (and DIR/report.pdf)
   realimpact evaluate displacement --target B,A --buffer B,A --control B,A
                                    [--buffer-control B,A] [--json]
       B = count before, A = count after; WDQ measures, and the WDD with
@@ -93,6 +93,12 @@ def register(app: typer.Typer) -> None:
                 "t with G-1 df for negbin) | wild | t | normal.",
             ),
         ] = "auto",
+        pdf: Annotated[
+            bool,
+            typer.Option(
+                "--pdf", help="Also print the report to DIR/report.pdf (headless Chromium)."
+            ),
+        ] = False,
         store: StoreOpt = None,
         json: JsonOpt = False,
     ) -> None:
@@ -122,6 +128,7 @@ def register(app: typer.Typer) -> None:
                 audience=audience,
                 progress=prog,
                 inference=inference,
+                pdf=pdf,
             )
             data = res.to_dict()
         emit(data, json, _render_plan)

@@ -470,6 +470,7 @@ def evaluate(
     write_report: bool = True,
     progress: ProgressFn | None = None,
     inference: str = "auto",
+    pdf: bool = False,
 ) -> EvaluationResult:
     """Evaluate an operation plan against the store; write results.json (+ report) to ``out_dir``.
 
@@ -487,6 +488,8 @@ def evaluate(
         restricted score bootstrap for Poisson, t with G - 1 df for negbin),
         ``wild``, ``t`` or ``normal`` (see :func:`realimpact.evaluation.did.did_counts`).
     audience : ``analyst`` or ``partner`` (partner suppresses counts below 5).
+    pdf : also print the report to ``report.pdf`` with headless Chromium
+        (:func:`realimpact.report.pdf.html_to_pdf`).
     """
     from realimpact.store import Store, open_store
 
@@ -495,6 +498,12 @@ def evaluate(
     if family not in FAMILIES:
         raise ValidationError(f"--family: {family!r} is not one of {', '.join(FAMILIES)}")
     did_inference(inference, family)  # refuse a bad option before any work
+    if pdf:
+        from realimpact.report.pdf import find_chromium
+
+        if out_dir is None or not write_report:
+            raise ValidationError("--pdf: needs --out and the HTML report it prints")
+        find_chromium()  # no browser: say so before anything is written
     if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
         raise InputError("is a file; --out takes a folder", source=str(out_dir))
     p = read_plan(plan)
@@ -522,6 +531,7 @@ def evaluate(
             write_report,
             progress,
             inference,
+            pdf,
         )
     finally:
         if own:
@@ -529,7 +539,7 @@ def evaluate(
 
 
 def _evaluate(
-    p, st, out_dir, harm_weights, surveys, family, audience, write_report, progress, inference
+    p, st, out_dir, harm_weights, surveys, family, audience, write_report, progress, inference, pdf
 ):
     from realimpact.periods import month_add
 
@@ -667,7 +677,7 @@ def _evaluate(
     net = _net_harm(p, results, by_type_counts, harm_weights, st)
     out = EvaluationResult(p, results, ledger, net, warnings, audience)
     if out_dir is not None:
-        _write(out, Path(out_dir), write_report)
+        _write(out, Path(out_dir), write_report, pdf)
     return out
 
 
@@ -755,46 +765,24 @@ def _net_harm(
     return out
 
 
-def _write(res: EvaluationResult, out_dir: Path, write_report: bool) -> None:
+def _write(res: EvaluationResult, out_dir: Path, write_report: bool, pdf: bool = False) -> None:
     from realimpact.cli._common import dumps
+    from realimpact.report import render_report
 
     out_dir.mkdir(parents=True, exist_ok=True)
     res.out_dir = out_dir
     res.files["results"] = str(out_dir / "results.json")
     if write_report:
         res.files["report"] = str(out_dir / "report.html")
+    if pdf:
+        res.files["pdf"] = str(out_dir / "report.pdf")
     data = res.to_dict()
     tmp = out_dir / "results.json.tmp"
     tmp.write_text(dumps(data) + "\n", "utf-8")
     tmp.replace(out_dir / "results.json")
     if write_report:
-        _report(res, data, out_dir)
+        html = render_report(data, out_dir / "report.html", audience=res.audience)
+        if pdf:
+            from realimpact.report.pdf import html_to_pdf
 
-
-def _report(res: EvaluationResult, data: dict[str, Any], out_dir: Path) -> None:
-    """Hand over to :mod:`realimpact.report`; a bare page until that module lands."""
-    try:
-        from realimpact import report as _rep
-
-        fn = getattr(_rep, "write_report", None) or getattr(_rep, "render_report", None)
-    except ImportError:  # pragma: no cover
-        fn = None
-    if fn is not None:
-        fn(data, out_dir / "report.html", audience=res.audience)
-        return
-    import html
-
-    rows = "".join(
-        f"<tr><td>{html.escape(i['id'])}</td><td>{html.escape(i['kind'])}</td>"
-        f"<td>{html.escape(json.dumps(i.get('did') and i['did'].get('rate_ratio')))}</td></tr>"
-        for i in data["indicators"]
-    )
-    page = (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>Results analysis: {html.escape(str(data['plan_id']))}</title></head><body>"
-        f"<h1>Results analysis: {html.escape(str(data['title'] or data['plan_id']))}</h1>"
-        f"<p>{html.escape(data['net_harm'].get('statement', ''))}</p>"
-        "<table><tr><th>indicator</th><th>kind</th><th>DiD rate ratio</th></tr>"
-        f"{rows}</table></body></html>"
-    )
-    (out_dir / "report.html").write_text(page, "utf-8")
+            html_to_pdf(html, out_dir / "report.pdf")

@@ -6,7 +6,8 @@ it never computes statistics itself (DESIGN.md).
 
 from __future__ import annotations
 
+from realimpact.report.pdf import html_to_pdf
 from realimpact.report.render import render_report
 from realimpact.report.safe import partner_frame, partner_results
 
-__all__ = ["partner_frame", "partner_results", "render_report"]
+__all__ = ["html_to_pdf", "partner_frame", "partner_results", "render_report"]
