@@ -7,7 +7,6 @@ to :func:`emit`. The exit-code contract (0 ok, 2 bad input, 1 internal) and the
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as _RichTable
 
+from realimpact._json import dumps
 from realimpact.errors import InputError, RealImpactError
 
 # stdout carries results (or the one JSON object); stderr carries everything else.
@@ -66,42 +66,6 @@ AudienceOpt = Annotated[
     str,
     typer.Option("--audience", help="analyst | partner (partner suppresses counts below 5)."),
 ]
-
-
-def _default(o: Any) -> Any:
-    """JSON fallback for numpy scalars, paths, dates and NaN-free floats."""
-    import numpy as np
-
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return None if np.isnan(o) else float(o)
-    if isinstance(o, np.bool_):
-        return bool(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    if hasattr(o, "isoformat"):
-        return o.isoformat()
-    if hasattr(o, "to_dict"):
-        return o.to_dict()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def _clean(o: Any) -> Any:
-    """Replace float NaN/inf by None: JSON has no NaN and scripts choke on it."""
-    if isinstance(o, float):
-        return o if o == o and o not in (float("inf"), float("-inf")) else None
-    if isinstance(o, dict):
-        return {k: _clean(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_clean(v) for v in o]
-    return o
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(_clean(obj), default=_default, ensure_ascii=False)
 
 
 def print_json(obj: Any) -> None:

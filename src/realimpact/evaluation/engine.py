@@ -766,7 +766,7 @@ def _net_harm(
 
 
 def _write(res: EvaluationResult, out_dir: Path, write_report: bool, pdf: bool = False) -> None:
-    from realimpact.cli._common import dumps
+    from realimpact._json import dumps
     from realimpact.report import render_report
 
     out_dir.mkdir(parents=True, exist_ok=True)
