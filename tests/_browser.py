@@ -10,30 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 import subprocess
 import tempfile
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-default-apps",
-    "--mute-audio",
-    "--remote-debugging-port=0",
-]
+from realimpact.report.pdf import HEADLESS_FLAGS, find_chromium
 
-
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    raise AssertionError("headless Chromium not found: apt-get install chromium")
+CHROMIUM_FLAGS = [*HEADLESS_FLAGS, "--mute-audio", "--remote-debugging-port=0"]
 
 
 async def _probe(url: str, timeout: float = 30.0) -> dict[str, list]:
@@ -43,7 +25,7 @@ async def _probe(url: str, timeout: float = 30.0) -> dict[str, list]:
     # Chromium may still be writing its profile as it exits: don't fail the test on cleanup
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
-            [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            [find_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,

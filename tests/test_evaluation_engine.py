@@ -377,18 +377,27 @@ def test_wdd_keeps_published_variance_and_adds_the_overdispersed_reading(run):
     assert q["se"] == pytest.approx(w["se"] * np.sqrt(q["dispersion"]), rel=1e-12)
 
 
+EXAMPLE_PLAN = (
+    Path(__file__).resolve().parents[1] / "examples/plans/city-of-london-lockdown-2020.yaml"
+)
+
+
+def _evaluate_example(store: Path, out: Path, *args: str, env: dict | None = None):
+    """``realimpact evaluate`` on the shipped City of London plan, in a fresh process."""
+    return subprocess.run(
+        [sys.executable, "-m", "realimpact", "evaluate", str(EXAMPLE_PLAN), "--out", str(out),
+         "--store", str(store), *args],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+
+
 def test_shipped_city_of_london_example_evaluates_and_yields_a_report(store_file, tmp_path):
     """Issue 6 acceptance, end to end through the CLI on the example plan in the repo.
 
     With one target and two control areas the wild bootstrap cannot bound the
     DiD interval; the report and the CLI must say so rather than fail."""
-    plan = Path(__file__).resolve().parents[1] / "examples/plans/city-of-london-lockdown-2020.yaml"
     out = tmp_path / "out"
-    proc = subprocess.run(
-        [sys.executable, "-m", "realimpact", "evaluate", str(plan), "--out", str(out),
-         "--store", str(store_file), "--json"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+    proc = _evaluate_example(store_file, out, "--json")
     assert proc.returncode == 0, proc.stderr
     d = json.loads(proc.stdout)
     assert d["plan_id"] == "op-col-lockdown-2020"
@@ -414,13 +423,8 @@ def test_a_store_without_the_plans_areas_or_months_is_refused(shared, tmp_path, 
 
     store = tmp_path / "s.duckdb"
     assert ingest_police_uk([shared / "data/police_uk" / f for f in files], store).ok
-    plan = Path(__file__).resolve().parents[1] / "examples/plans/city-of-london-lockdown-2020.yaml"
     out = tmp_path / "out"
-    proc = subprocess.run(
-        [sys.executable, "-m", "realimpact", "evaluate", str(plan), "--out", str(out),
-         "--store", str(store)],
-        capture_output=True, text=True,
-    )  # fmt: skip
+    proc = _evaluate_example(store, out)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert (
@@ -433,13 +437,8 @@ def test_pdf_report_prints_the_same_report(store_file, tmp_path):
     """--pdf: headless Chromium prints report.html; pypdf reads the title back."""
     import pypdf
 
-    plan = Path(__file__).resolve().parents[1] / "examples/plans/city-of-london-lockdown-2020.yaml"
     out = tmp_path / "out"
-    proc = subprocess.run(
-        [sys.executable, "-m", "realimpact", "evaluate", str(plan), "--out", str(out),
-         "--store", str(store_file), "--pdf", "--json"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+    proc = _evaluate_example(store_file, out, "--pdf", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["files"]["pdf"] == str(out / "report.pdf")
     reader = pypdf.PdfReader(out / "report.pdf")
@@ -452,14 +451,9 @@ def test_pdf_report_prints_the_same_report(store_file, tmp_path):
 def test_pdf_without_a_browser_is_refused_before_anything_is_written(store_file, tmp_path):
     import os
 
-    plan = Path(__file__).resolve().parents[1] / "examples/plans/city-of-london-lockdown-2020.yaml"
     out = tmp_path / "out"
-    proc = subprocess.run(
-        [sys.executable, "-m", "realimpact", "evaluate", str(plan), "--out", str(out),
-         "--store", str(store_file), "--pdf"],
-        capture_output=True, text=True,
-        env={**os.environ, "REALIMPACT_CHROMIUM": str(tmp_path / "no-such-browser")},
-    )  # fmt: skip
+    env = {**os.environ, "REALIMPACT_CHROMIUM": str(tmp_path / "no-such-browser")}
+    proc = _evaluate_example(store_file, out, "--pdf", env=env)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "REALIMPACT_CHROMIUM" in lines[0]

@@ -18,13 +18,14 @@ from pathlib import Path
 
 from realimpact.errors import InputError, RealImpactError
 
-__all__ = ["find_chromium", "html_to_pdf"]
+__all__ = ["HEADLESS_FLAGS", "find_chromium", "html_to_pdf"]
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-_FLAGS = (
+#: how realimpact starts Chromium headless (the report tests drive it the same way)
+HEADLESS_FLAGS = (
     "--headless",
-    # Root (containers, CI) cannot start Chromium's sandbox; the page printed is
-    # realimpact's own local report, with networking off.
+    # Root (containers, CI) cannot start Chromium's sandbox; the pages opened are
+    # realimpact's own local reports, with networking off.
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
@@ -33,7 +34,6 @@ _FLAGS = (
     "--disable-extensions",
     "--disable-default-apps",
     "--no-first-run",
-    "--no-pdf-header-footer",  # no date, file path or page URL printed on the pages
 )
 
 
@@ -69,7 +69,11 @@ def html_to_pdf(html: str | Path, pdf: str | Path | None = None, *, timeout: flo
     exe = find_chromium()
     tmp = out.with_name(out.name + ".tmp")
     with tempfile.TemporaryDirectory(prefix="ri-chromium-") as profile:
-        cmd = [exe, *_FLAGS, f"--user-data-dir={profile}", f"--print-to-pdf={tmp}", src.as_uri()]
+        cmd = [
+            exe, *HEADLESS_FLAGS, f"--user-data-dir={profile}",
+            "--no-pdf-header-footer",  # no date, file path or URL printed on the pages
+            f"--print-to-pdf={tmp}", src.as_uri(),
+        ]  # fmt: skip
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
