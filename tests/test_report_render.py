@@ -116,7 +116,7 @@ def test_truth_section_only_for_analysts_with_truth(tmp_path: Path) -> None:
 
 
 def test_bad_input_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ValidationError, match=r"^audience"):
+    with pytest.raises(ValidationError, match=r"^--audience"):
         render_report(results(), tmp_path, "public")
     with pytest.raises(ValidationError, match=r"^results"):
         render_report({"plan_id": "x"}, tmp_path)

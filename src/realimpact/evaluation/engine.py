@@ -491,10 +491,10 @@ def evaluate(
     pdf : also print the report to ``report.pdf`` with headless Chromium
         (:func:`realimpact.report.pdf.html_to_pdf`).
     """
+    from realimpact.report.safe import check_audience
     from realimpact.store import Store, open_store
 
-    if audience not in ("analyst", "partner"):
-        raise ValidationError(f"--audience: {audience!r} is not analyst or partner")
+    check_audience(audience)
     if family not in FAMILIES:
         raise ValidationError(f"--family: {family!r} is not one of {', '.join(FAMILIES)}")
     did_inference(inference, family)  # refuse a bad option before any work

@@ -35,9 +35,13 @@ import jinja2
 
 from realimpact.errors import ValidationError
 from realimpact.report import charts
-from realimpact.report.safe import DEFAULT_THRESHOLD, Suppressed, partner_results
+from realimpact.report.safe import (
+    DEFAULT_THRESHOLD,
+    Suppressed,
+    check_audience,
+    partner_results,
+)
 
-AUDIENCES = ("analyst", "partner")
 KIND_ORDER = ("outcome", "process", "indirect", "output")
 KIND_TEXT = {
     "outcome": "Outcomes: the harms the operation set out to reduce",
@@ -62,8 +66,7 @@ def render_report(
     :func:`realimpact.report.safe.partner_results` (no points, no ids, counts
     below ``threshold`` suppressed), so nothing unsafe reaches the page.
     """
-    if audience not in AUDIENCES:
-        raise ValidationError(f"audience: {audience!r} is not one of {', '.join(AUDIENCES)}")
+    check_audience(audience)
     if not isinstance(results, dict) or "indicators" not in results:
         raise ValidationError("results: not a results dict (no 'indicators'; see DESIGN.md)")
     data = {**results, **(extras or {})}

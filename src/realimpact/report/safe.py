@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from realimpact.errors import InputError
+from realimpact.errors import ValidationError
 
 DEFAULT_THRESHOLD = 5
 
@@ -176,8 +176,9 @@ AUDIENCES = ("analyst", "partner")
 
 
 def check_audience(audience: str) -> str:
+    """``audience`` if it is one of :data:`AUDIENCES`, else a ValidationError naming --audience."""
     if audience not in AUDIENCES:
-        raise InputError(f"--audience: {audience!r} is not one of {', '.join(AUDIENCES)}")
+        raise ValidationError(f"--audience: {audience!r} is not one of {', '.join(AUDIENCES)}")
     return audience
 
 
