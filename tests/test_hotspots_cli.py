@@ -199,6 +199,15 @@ def test_hotspot_map_with_values_crops_to_where_crime_is(tmp_path):
     x0, y0, x1, y1 = cropped["extent"]
     assert 400 < x0 < 500 and 800 < x1 < 900 and 900 < y0 < 1000 and 1200 < y1 < 1300
     assert (tmp_path / "b.png").stat().st_size > 0
+    # shade=False (partner maps): the same crop, but no trace of any cell's count
+    flat = hotspot_map(cells, classes, tmp_path / "c.png", values=values, shade=False)
+    np.testing.assert_array_equal(flat["extent"], cropped["extent"])
+    other = values.copy()
+    other[other > 0] = np.arange(1, int((other > 0).sum()) + 1)  # 1, 2, 3 ... instead of 3s
+    hotspot_map(cells, classes, tmp_path / "d.png", values=other, shade=False)
+    hotspot_map(cells, classes, tmp_path / "e.png", values=other)
+    assert (tmp_path / "c.png").read_bytes() == (tmp_path / "d.png").read_bytes()
+    assert (tmp_path / "b.png").read_bytes() != (tmp_path / "e.png").read_bytes()
 
 
 def test_gi_partner_output_has_classes_but_no_small_counts_or_z(store_file, tmp_path):

@@ -131,7 +131,7 @@ def gi(
             # a partner map shows classes only: shading by value would rank small counts
             outputs["map"] = hotspot_map(frame["geometry"], frame["hotspot_class"], map_path,
                                          title=f"Gi* hot spots - {layer}", note=note,
-                                         values=None if partner else frame["value"])  # fmt: skip
+                                         values=frame["value"], shade=not partner)  # fmt: skip
         top = frame[frame["hotspot_class"].str.startswith("hot")].nlargest(10, "gi_z")
         if partner:
             rows = shared.loc[top.index]

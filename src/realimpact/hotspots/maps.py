@@ -78,6 +78,7 @@ def hotspot_map(
     note: str = "",
     palette: str = "gi",
     values: Any = None,
+    shade: bool = True,
 ) -> dict[str, Any]:
     """PNG of areas coloured by hot-spot class (``palette='gi'``) or emerging category.
 
@@ -85,7 +86,9 @@ def hotspot_map(
     significant are shaded grey by their value instead of a flat grey, and the
     map is cropped to the areas with any value: on a grid over a force's extent
     most cells are empty fields or sea, and a reader needs to see the hot spots
-    against where crime actually is.
+    against where crime actually is. ``shade=False`` (partner maps) keeps the
+    crop but draws every area that is not significant in one flat grey, so the
+    map shows no cell's count, not even whether it had one crime or none.
     """
     from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch
@@ -118,14 +121,18 @@ def hotspot_map(
         v = np.asarray(list(values), dtype=float)
         plain = np.isin(classes, ["not-significant", "no-neighbours", "no-pattern"])
         some = np.nan_to_num(v) > 0
-        if some.any():
+        if some.any() and not shade:
+            colours = np.where(plain, "#e6e6e6", colours)
+            edges = np.where(plain, "none", "#555555")
+            focus = ~plain | some
+        elif some.any():
             level = np.log1p(np.where(some, v, 0.0))
             level = level / level[some].max()
             grey = (0.93 - 0.45 * level).clip(0.45, 0.93)
-            shade = np.array(
+            greys = np.array(
                 [f"#{int(g * 255):02x}{int(g * 255):02x}{int(g * 255):02x}" for g in grey]
             )
-            colours = np.where(plain & some, shade, np.where(plain, "#ffffff", colours))
+            colours = np.where(plain & some, greys, np.where(plain, "#ffffff", colours))
             edges = np.where(plain & ~some, "none", np.where(plain, "#d9d9d9", "#555555"))
             focus = ~plain | some
             legend = [c for c in legend if c != "not-significant"]
@@ -146,7 +153,7 @@ def hotspot_map(
     ax.legend(
         handles=[Patch(facecolor=lookup[c], edgecolor="#999999", label=c) for c in legend]
         + ([Patch(facecolor="#9a9a9a", edgecolor="#d9d9d9", label="not significant (grey = value)")]
-           if focus is not None else []),
+           if focus is not None and shade else []),
         loc="upper left", fontsize=7, frameon=True, bbox_to_anchor=(1.01, 1.0),
     )  # fmt: skip
     result = _finish(fig, ax, plt, path, title, note)
