@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from realimpact.cli import app
-from realimpact.harm.index import harm_index, harm_index_from_counts
+from realimpact.harm.index import harm_index, harm_index_from_counts, partner_index
 from realimpact.harm.weights import CRIME_TYPES, cchi_weights, count_weights
 from realimpact.sources.police_uk import ingest_police_uk
 from realimpact.store import Store
@@ -385,3 +385,55 @@ def test_partner_index_blanks_small_counts_and_what_reveals_them(
         app, ["harm", "index", "--store", str(store_file), "--audience", "public"]
     )
     assert bad.exit_code == 2 and "--audience" in bad.stderr
+
+
+def test_harm_map_quantile_classes_and_partner_hatching(store_file: Path, tmp_path: Path) -> None:
+    """--map: qcut-equal classes; the partner map does not change with the blanked counts."""
+    import shapely
+
+    from realimpact.geo.areas import build_grid
+    from realimpact.harm.maps import harm_map
+    from realimpact.hotspots.maps import quantile_classes
+
+    rng = np.random.default_rng(3)
+    for v in (rng.gamma(0.5, 100, 1000), rng.integers(1, 4, 300).astype(float)):
+        k, _ = quantile_classes(v)
+        np.testing.assert_array_equal(k, pd.qcut(v, 5, labels=False, duplicates="drop"))
+
+    path = tmp_path / "g.duckdb"
+    path.write_bytes(store_file.read_bytes())
+    with Store(path) as st:
+        build_grid(st, cell=2000, layer="grid2k", force="Cleveland Police")
+    res = CliRunner().invoke(
+        app, ["harm", "index", "--store", str(path), "--layer", "grid2k", "--period", "all",
+              "--map", str(tmp_path / "h.png"), "--json"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "h.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # the partner map: areas with 1-4 records are hatched whatever their count
+    xs = np.arange(6) * 100.0
+    cells = pd.DataFrame(
+        {"area_id": [f"c{i}" for i in range(6)], "geometry": shapely.box(xs, 0, xs + 100, 100)}
+    )
+    index = pd.DataFrame({"area_id": cells["area_id"], "period": "all",
+                          "count": [40.0, 9.0, np.nan, 0.0, np.nan, 12.0],
+                          "harm": [900.0, 50.0, np.nan, 0.0, np.nan, 300.0],
+                          "suppressed": [False, False, True, False, True, False]})  # fmt: skip
+    index.attrs = {"layer": "cells", "audience": "partner", "weights": {"name": "cchi"}}
+    a = harm_map(index, cells, tmp_path / "a.png")
+    assert (a["areas_shown"], a["areas_hidden"]) == (3, 2)
+    analyst = index.assign(count=[40.0, 9.0, 1.0, 0.0, 3.0, 12.0], harm=[900, 50, 2, 0, 7, 300.0])
+    analyst.attrs = {"layer": "cells", "weights": {"name": "cchi"}}
+    b = harm_map(partner_index(analyst), cells, tmp_path / "b.png")  # true counts 1 and 3
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    assert b["areas_hidden"] == 2
+
+    bad = CliRunner().invoke(
+        app, ["harm", "index", "--store", str(store_file), "--map", str(tmp_path / "x.png")]
+    )
+    assert bad.exit_code == 2 and "has no boundaries" in bad.stderr
+    jpg = CliRunner().invoke(
+        app, ["harm", "index", "--store", str(store_file), "--map", str(tmp_path / "x.jpg")]
+    )
+    assert jpg.exit_code == 2 and ".png" in jpg.stderr

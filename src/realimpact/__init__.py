@@ -42,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "harm_index": "realimpact.harm",
     "harm_index_from_counts": "realimpact.harm",
     "partner_index": "realimpact.harm",
+    "harm_map": "realimpact.harm",
     "harm_taxonomy": "realimpact.harm",
     "harm_weights": "realimpact.harm",
     "compare_weights": "realimpact.harm",

@@ -157,6 +157,10 @@ def index(
         Path | None, typer.Option("--out", help="Write the full index as CSV.")
     ] = None,
     audience: AudienceOpt = "analyst",
+    map_path: Annotated[
+        Path | None,
+        typer.Option("--map", help="Also draw a PNG map of the last period (needs boundaries)."),
+    ] = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -179,6 +183,10 @@ def index(
             raise InputError(f"folder {out_file.parent} does not exist", source=f"--out {out_file}")
         if json and out_file is not None:
             raise InputError("--json and --out: choose one")
+        if map_path is not None and map_path.suffix.lower() != ".png":
+            raise InputError(f"--map {map_path}: maps are written as .png")
+        if map_path is not None and not map_path.resolve().parent.is_dir():
+            raise InputError(f"folder {map_path.parent} does not exist", source=f"--map {map_path}")
         with open_store(store) as st, rich_progress(progress_enabled()) as progress:
             if compare_weights:
                 parts = [p.strip() for p in compare_weights.split(",")]
@@ -212,6 +220,12 @@ def index(
             )
             if audience == "partner":
                 df = partner_index(df)
+            if map_path is not None:
+                from realimpact.harm.maps import harm_map
+                from realimpact.store.queries import load_layer
+
+                drawn = harm_map(df, load_layer(st, layer), map_path)
+                err.print(f"map of {drawn['period']}: {esc(drawn['path'])}")
     if out_file is not None:
         shown = df if top is None else df[df["rank"] <= top]
         shown.to_csv(out_file, index=False)

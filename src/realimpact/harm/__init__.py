@@ -4,6 +4,7 @@ See DESIGN.md for what this package owns and docs/harm.md for the methods.
 """
 
 from realimpact.harm.index import harm_index, harm_index_from_counts, partner_index
+from realimpact.harm.maps import harm_map
 from realimpact.harm.sensitivity import compare_indices, compare_weights
 from realimpact.harm.taxonomy import (
     enforcement_harms,
@@ -31,6 +32,7 @@ __all__ = [
     "harm_ids",
     "harm_index",
     "harm_index_from_counts",
+    "harm_map",
     "harm_taxonomy",
     "harm_weights",
     "load_taxonomy",

@@ -16,7 +16,7 @@ import numpy as np
 
 from realimpact.errors import InputError
 
-__all__ = ["CLASS_COLOURS", "density_map", "hotspot_map"]
+__all__ = ["CLASS_COLOURS", "choropleth_map", "density_map", "hotspot_map", "quantile_classes"]
 
 CLASS_COLOURS = {
     "hot-99": "#b2182b",
@@ -178,3 +178,94 @@ def density_map(kde: Any, path: str | Path, *, title: str = "Kernel density") ->
         f"cell {kde.cell:g} m, {kde.n_points:,} points; no basemap"
     )
     return _finish(fig, ax, plt, path, title, note)
+
+
+QUANTILE_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")  # ColorBrewer YlOrRd
+
+
+def quantile_classes(values: np.ndarray, n: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """(class 0..n-1 of each value, breaks): ``pandas.qcut`` bins, (b_i, b_i+1], first closed.
+
+    Tied quantiles merge classes, as ``qcut(duplicates="drop")`` does, so a
+    skewed variable may get fewer than ``n`` classes.
+    """
+    v = np.asarray(values, dtype=float)
+    breaks = np.unique(np.quantile(v, np.linspace(0, 1, n + 1)))
+    if len(breaks) == 1:  # every value equal: one class
+        return np.zeros(len(v), dtype=int), np.array([breaks[0], breaks[0]])
+    k = np.clip(np.searchsorted(breaks, v, side="left") - 1, 0, len(breaks) - 2)
+    return k, breaks
+
+
+def choropleth_map(
+    geometries: Any,
+    values: Any,
+    path: str | Path,
+    *,
+    title: str,
+    label: str,
+    note: str = "",
+    hidden: Any = None,
+) -> dict[str, Any]:
+    """PNG of areas in five quantile classes of ``values`` (zero: white).
+
+    Quantile classes, the usual choice in crime mapping, keep a handful of
+    extreme areas from washing the rest out. ``hidden`` marks areas whose
+    value must not be shown (partner maps: fewer than 5 records); they are
+    hatched grey, and the class breaks come from the shown values only. The
+    map is cropped to areas with a value or hidden, as hot-spot maps are.
+    """
+    import shapely
+    from matplotlib.collections import PolyCollection
+    from matplotlib.patches import Patch
+
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise InputError(f"--map {path}: maps are written as .png")
+    geoms = np.asarray(list(geometries), dtype=object)
+    if len(geoms) == 0 or any(g is None for g in geoms):
+        raise InputError(f"--map {path}: areas have no geometry (load boundaries first)")
+    v = np.asarray(list(values), dtype=float)
+    hide = np.zeros(len(v), bool) if hidden is None else np.asarray(list(hidden), dtype=bool)
+    shown = ~hide & (np.nan_to_num(v) > 0)
+    colours = np.full(len(v), "#ffffff", dtype=object)
+    legend = []
+    if shown.any():
+        k, breaks = quantile_classes(v[shown])
+        palette = QUANTILE_COLOURS[-(len(breaks) - 1) :]
+        colours[shown] = np.asarray(palette, dtype=object)[k]
+        legend = [
+            Patch(facecolor=c, edgecolor="#999999", label=f"{lo:,.1f} to {hi:,.1f}")
+            for c, lo, hi in zip(palette, breaks[:-1], breaks[1:], strict=True)
+        ]
+    colours[hide] = "#d9d9d9"
+    fig, ax, plt = _figure()
+    rings, idx = _polys(geoms)
+    edges = np.where(shown | hide, "#777777", "none")
+    ax.add_collection(
+        PolyCollection(rings, facecolors=colours[idx], edgecolors=edges[idx], linewidths=0.2)
+    )
+    if hide.any():
+        ring_idx = np.flatnonzero(hide[idx])
+        ax.add_collection(
+            PolyCollection([rings[i] for i in ring_idx], facecolors="none",
+                           edgecolors="#777777", linewidths=0.2, hatch="////")
+        )  # fmt: skip
+        legend.append(
+            Patch(facecolor="#d9d9d9", edgecolor="#777777", hatch="////", label="not shown (<5)")
+        )
+    focus = shown | hide
+    if focus.any():
+        x0, y0, x1, y1 = shapely.total_bounds(geoms[focus])
+    else:
+        x0, y0, x1, y1 = shapely.total_bounds(geoms)
+    pad = 0.03 * max(x1 - x0, y1 - y0, 1.0)
+    ax.set_xlim(x0 - pad, x1 + pad)
+    ax.set_ylim(y0 - pad, y1 + pad)
+    ax.legend(handles=legend, title=label, title_fontsize=7, loc="upper left", fontsize=7,
+              frameon=True, bbox_to_anchor=(1.01, 1.0))  # fmt: skip
+    result = _finish(fig, ax, plt, path, title, note)
+    result["extent"] = [x0 - pad, y0 - pad, x1 + pad, y1 + pad]
+    result["areas_shown"] = int(shown.sum())
+    result["areas_hidden"] = int(hide.sum())
+    return result
