@@ -46,6 +46,20 @@ def _figure():
     return fig, ax, plt
 
 
+def _png(path: str | Path) -> Path:
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise InputError(f"--map {path}: maps are written as .png")
+    return path
+
+
+def _area_geoms(geometries: Any, path: Path) -> np.ndarray:
+    geoms = np.asarray(list(geometries), dtype=object)
+    if len(geoms) == 0 or any(g is None for g in geoms):
+        raise InputError(f"--map {path}: areas have no geometry (load boundaries first)")
+    return geoms
+
+
 def _polys(geoms: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """Exterior rings of (multi)polygons and, per ring, the index of its area."""
     import shapely
@@ -93,12 +107,8 @@ def hotspot_map(
     from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch
 
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise InputError(f"--map {path}: maps are written as .png")
-    geoms = np.asarray(list(geometries), dtype=object)
-    if len(geoms) == 0 or any(g is None for g in geoms):
-        raise InputError(f"--map {path}: areas have no geometry (load boundaries first)")
+    path = _png(path)
+    geoms = _area_geoms(geometries, path)
     classes = np.asarray(list(classes), dtype=object)
     if palette == "gi":
         colours = np.array([CLASS_COLOURS.get(c, "#ffffff") for c in classes])
@@ -163,9 +173,7 @@ def hotspot_map(
 
 def density_map(kde: Any, path: str | Path, *, title: str = "Kernel density") -> dict[str, Any]:
     """PNG of a :class:`~realimpact.hotspots.kde.KernelDensity` surface (zero = blank)."""
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise InputError(f"--map {path}: maps are written as .png")
+    path = _png(path)
     fig, ax, plt = _figure()
     x0, y0, x1, y1 = kde.bounds
     data = np.ma.masked_less_equal(kde.density, 0)
@@ -219,12 +227,8 @@ def choropleth_map(
     from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch
 
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise InputError(f"--map {path}: maps are written as .png")
-    geoms = np.asarray(list(geometries), dtype=object)
-    if len(geoms) == 0 or any(g is None for g in geoms):
-        raise InputError(f"--map {path}: areas have no geometry (load boundaries first)")
+    path = _png(path)
+    geoms = _area_geoms(geometries, path)
     v = np.asarray(list(values), dtype=float)
     hide = np.zeros(len(v), bool) if hidden is None else np.asarray(list(hidden), dtype=bool)
     shown = ~hide & (np.nan_to_num(v) > 0)
