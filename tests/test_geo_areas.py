@@ -155,3 +155,31 @@ def test_pyogrio_reads_what_we_wrote(tmp_path, manchester_wgs84):
     """Guard against silent CRS loss: the GeoPackage we read declares BNG."""
     _, _, gpkg = manchester_wgs84
     assert "27700" in pyogrio.read_info(gpkg)["crs"]
+
+
+def test_grid_notes_stray_records_and_takes_an_extent(tmp_path):
+    """Durham's file has records geocoded far away: the grid says so and offers a box."""
+    from pyproj import Transformer
+
+    src = POLICE_UK / "durham/street/2018-10-durham-street.csv"
+    store = tmp_path / "s.duckdb"
+    assert ingest_police_uk([src], store).ok
+    r = build_grid(store, cell=1000, layer="g1k")
+    assert len(r["notes"]) == 1 and "--extent" in r["notes"][0]
+    box = r["notes"][0].split("--extent ")[1].split()[0]
+    x0, y0, x1, y1 = map(float, box.split(","))
+    # independently: the suggested box holds at least 99% of the file's points
+    df = pd.read_csv(src).dropna(subset=["Longitude"])
+    e, n = Transformer.from_crs(4326, 27700, always_xy=True).transform(
+        df["Longitude"].to_numpy(), df["Latitude"].to_numpy()
+    )
+    inside = (e >= x0) & (e <= x1) & (n >= y0) & (n <= y1)
+    assert inside.mean() >= 0.99 and not inside.all()
+    p = run_cli("areas", "grid", "--cell", "1000", "--layer", "g1k", "--extent", box,
+                "--store", str(store), "--json")  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    fitted = json.loads(p.stdout)
+    assert fitted["notes"] == [] and fitted["n_areas"] < r["n_areas"] / 5
+    bad = run_cli("areas", "grid", "--cell", "1000", "--layer", "g1k", "--extent", "9,9,1,1",
+                  "--store", str(store))  # fmt: skip
+    assert bad.returncode == 2 and "--extent" in bad.stderr

@@ -19,18 +19,31 @@ def grid(
         str | None,
         typer.Option("--force", help="Cover only this force's records (e.g. 'Merseyside Police')."),
     ] = None,
+    extent: Annotated[
+        str | None,
+        typer.Option(
+            "--extent", metavar="XMIN,YMIN,XMAX,YMAX", help="Cover this box (BNG metres) instead."
+        ),
+    ] = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Build a square grid over the extent of the stored records."""
-    from realimpact.geo.areas import build_grid
+    from realimpact.geo.areas import build_grid, parse_extent
 
     with handle_errors():
-        result = build_grid(store, cell=cell, layer=layer, force=force)
-    emit(result, json, lambda r: out.print(
-        f"layer [bold]{esc(r['layer'])}[/]: {r['n_areas']:,} cells of {r['cell_size']:g} m"
-        f" ({r['columns']} x {r['rows']}) from E{r['origin'][0]:.0f} N{r['origin'][1]:.0f}"
-    ))  # fmt: skip
+        box = parse_extent(extent) if extent is not None else None
+        result = build_grid(store, cell=cell, layer=layer, force=force, extent=box)
+
+    def render(r: dict) -> None:
+        out.print(
+            f"layer [bold]{esc(r['layer'])}[/]: {r['n_areas']:,} cells of {r['cell_size']:g} m"
+            f" ({r['columns']} x {r['rows']}) from E{r['origin'][0]:.0f} N{r['origin'][1]:.0f}"
+        )
+        for n in r["notes"]:
+            out.print(f"[yellow]note:[/] {esc(n)}")
+
+    emit(result, json, render)
 
 
 @areas.command("list")

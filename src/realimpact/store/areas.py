@@ -119,18 +119,27 @@ _FORCE_COL = {"crimes": "falls_within", "outcomes": "falls_within", "stop_search
 
 
 def points_extent(
-    store: Store, force: str | None = None
+    store: Store, force: str | None = None, trim: float = 0.0
 ) -> tuple[float, float, float, float] | None:
-    """Bounding box (BNG) of all records with coordinates, optionally of one force."""
+    """Bounding box (BNG) of all records with coordinates, optionally of one force.
+
+    ``trim`` > 0 gives the box of the ``trim`` to ``1 - trim`` quantiles of
+    each coordinate instead: where the bulk of the records lie.
+    """
     cond = " AND {col} = ?" if force else ""
     parts = " UNION ALL ".join(
         f"SELECT easting, northing FROM {t} WHERE has_coords" + cond.format(col=_FORCE_COL[t])
         for t in RECORD_TABLES
     )
     params = [force] * len(RECORD_TABLES) if force else []
-    row = store.con.execute(
-        f"SELECT min(easting), min(northing), max(easting), max(northing) FROM ({parts})", params
-    ).fetchall()[0]
+    lo, hi = float(trim), 1.0 - float(trim)
+    aggs = (
+        f"quantile_cont(easting, {lo}), quantile_cont(northing, {lo}),"
+        f" quantile_cont(easting, {hi}), quantile_cont(northing, {hi})"
+        if trim
+        else "min(easting), min(northing), max(easting), max(northing)"
+    )
+    row = store.con.execute(f"SELECT {aggs} FROM ({parts})", params).fetchall()[0]
     return None if row[0] is None else tuple(float(v) for v in row)
 
 
