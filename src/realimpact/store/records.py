@@ -19,8 +19,8 @@ from realimpact.geo.crs import UK_LAT, UK_LON, in_uk
 from realimpact.periods import MONTH_PATTERN, is_month
 from realimpact.store.connection import Store
 
-STAGE = "_ri_stage"  # the file's text, as read
-STAGE_V = "_ri_stage_lines"  # ... with its line numbers
+STAGE = "_ri_stage"  # the parsed file, registered as an Arrow table (with _line)
+STAGE_V = "_ri_stage_lines"  # a view of it that the insert reads
 _RECORD_TABLES = {"crimes", "stop_searches", "outcomes"}
 _ROW_GROUP = 122_880  # DuckDB's default row_group_size
 
