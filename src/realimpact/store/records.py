@@ -20,7 +20,6 @@ from realimpact.periods import MONTH_PATTERN, is_month
 from realimpact.store.connection import Store
 
 STAGE = "_ri_stage"  # the parsed file, registered as an Arrow table (with _line)
-STAGE_V = "_ri_stage_lines"  # a view of it that the insert reads
 _RECORD_TABLES = {"crimes", "stop_searches", "outcomes"}
 _ROW_GROUP = 122_880  # DuckDB's default row_group_size
 
@@ -56,12 +55,10 @@ def stage_arrow(store: Store, table: pa.Table, lines: np.ndarray) -> int:
     batches = tbl.combine_chunks().to_batches(max_chunksize=2 * _ROW_GROUP)
     tbl = pa.Table.from_batches(batches, schema=tbl.schema)
     store.con.register(STAGE, tbl)
-    store.con.execute(f"CREATE OR REPLACE TEMP VIEW {STAGE_V} AS SELECT * FROM {STAGE}")
     return tbl.num_rows
 
 
 def drop_stage(store: Store) -> None:
-    store.con.execute(f"DROP VIEW IF EXISTS {STAGE_V}")
     store.con.unregister(STAGE)
 
 
@@ -280,7 +277,7 @@ def load_stage(
         targets = ", ".join(sel)
         exprs = ", ".join(sel.values())
         inserted = con.execute(
-            f"INSERT INTO {table} ({targets}) SELECT {exprs} FROM {STAGE_V} s"
+            f"INSERT INTO {table} ({targets}) SELECT {exprs} FROM {STAGE} s"
             f" LEFT JOIN _ri_lookup lk ON lk.lon = {lon} AND lk.lat = {lat}"
             + ("" if clean else f" WHERE NOT ({any_bad})")
         ).fetchall()[0][0]
@@ -299,7 +296,7 @@ def load_stage(
         quarantined = con.execute(
             "INSERT INTO quarantine (file_id, line, kind, field, reason, raw)"
             f" SELECT ?, _line, ?, CASE {field_case} END, CASE {reason_case} END, {raw}"
-            f" FROM {STAGE_V} WHERE {any_bad}",
+            f" FROM {STAGE} WHERE {any_bad}",
             [file_id, kind],
         ).fetchall()[0][0]
     if malformed:
