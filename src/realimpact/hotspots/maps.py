@@ -76,8 +76,13 @@ def _finish(fig, ax, plt, path: Path, title: str, note: str) -> dict[str, Any]:
     ax.set_aspect("equal")
     ax.ticklabel_format(style="plain", useOffset=False)
     ax.tick_params(labelsize=7)
-    fig.text(0.01, 0.01, note, fontsize=7, color="#444444")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.tight_layout()
+    # the note hangs under the x-axis label, not at the foot of the figure: with an
+    # equal-aspect map the figure's foot can be far below the axes, and the tight
+    # crop would keep that blank band
+    ax.annotate(note, xy=(0, 0), xycoords="axes fraction", xytext=(0, -34),
+                textcoords="offset points", va="top", fontsize=7, color="#444444",
+                annotation_clip=False)  # fmt: skip
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return {"path": str(path), "format": "png"}
