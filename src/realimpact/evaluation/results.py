@@ -103,23 +103,11 @@ class Estimate:
         extra: dict[str, Any] | None = None,
     ) -> Estimate:
         """Build from a point estimate and standard error with a Wald interval and z-test."""
-        lo, hi = normal_ci(estimate, se, level)
         z = estimate / se if se > 0 else float("nan")
-        ex = {"z": z, "inference": "normal"}
-        ex.update(extra or {})
-        return cls(
-            name,
-            float(estimate),
-            float(se),
-            float(lo),
-            float(hi),
-            two_sided_p(z),
-            int(n),
-            scale,
-            level,
-            method,
-            ex,
-        )
+        return cls._wald(
+            name, estimate, se, n, normal_ci(estimate, se, level), two_sided_p(z),
+            {"z": z, "inference": "normal", **(extra or {})}, scale, level, method,
+        )  # fmt: skip
 
     @classmethod
     def from_t(
@@ -141,23 +129,21 @@ class Estimate:
         """
         if not df > 0:
             raise ValueError(f"degrees of freedom must be positive, got {df}")
-        lo, hi = t_ci(estimate, se, df, level)
         t = estimate / se if se > 0 else float("nan")
-        ex: dict[str, Any] = {"t": t, "df": float(df), "inference": "t"}
-        ex.update(extra or {})
-        return cls(
-            name,
-            float(estimate),
-            float(se),
-            float(lo),
-            float(hi),
-            two_sided_p(t, df),
-            int(n),
-            scale,
-            level,
-            method,
-            ex,
-        )
+        return cls._wald(
+            name, estimate, se, n, t_ci(estimate, se, df, level), two_sided_p(t, df),
+            {"t": t, "df": float(df), "inference": "t", **(extra or {})}, scale, level, method,
+        )  # fmt: skip
+
+    @classmethod
+    def _wald(
+        cls, name: str, estimate: float, se: float, n: int, ci: tuple[float, float], p: float,
+        extra: dict[str, Any], scale: str, level: float, method: str,
+    ) -> Estimate:  # fmt: skip
+        """The one place a Wald-type estimate is assembled, whatever its reference law."""
+        lo, hi = ci
+        return cls(name, float(estimate), float(se), float(lo), float(hi), p, int(n), scale,
+                   level, method, extra)  # fmt: skip
 
     @property
     def z(self) -> float:
