@@ -465,3 +465,28 @@ def test_fast_parser_agrees_with_the_careful_parser_on_every_shared_file():
                 assert a.to_pylist() == b, (path, col)
         compared += 1
     assert compared == 102  # the street and stop-and-search files
+
+
+def test_a_store_in_use_by_another_process_is_a_usage_error(tmp_path):
+    """DuckDB allows one writer per file: the second command exits 2 naming the store."""
+    import time
+
+    store = tmp_path / "s.duckdb"
+    f = write(tmp_path / "a.csv", [STREET_HEADER, GOOD_ROW])
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, duckdb, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True);"
+         " time.sleep(60)", str(store)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        t = time.perf_counter()
+        proc = run_cli("ingest", "police-uk", str(f), "--store", str(store))
+        assert time.perf_counter() - t < 60  # refused, not waiting for the lock
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(store) in lines[0] and "in use by another process" in lines[0]

@@ -36,3 +36,12 @@ class ValidationError(InputError):
 
 class StoreError(RealImpactError):
     """The store cannot be opened, migrated or written."""
+
+
+class StoreBusyError(InputError):
+    """Another process holds the store's write lock: a usage error (exit 2), not a bug.
+
+    DuckDB allows one writing process per file; two commands on one store at
+    once is something the user can fix by waiting, so the CLI exits 2 with the
+    file named rather than 1, which reports an internal error.
+    """

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from realimpact.errors import InputError, StoreError
+from realimpact.errors import InputError, StoreBusyError, StoreError
 from realimpact.store import migrations
 
 DEFAULT_STORE = "realimpact.duckdb"
@@ -54,8 +54,8 @@ class Store:
         except duckdb.IOException as e:
             msg = str(e).splitlines()[0]
             if "lock" in msg.lower():
-                raise StoreError(
-                    f"{self.path}: store is in use by another realimpact process; retry when it ends"
+                raise StoreBusyError(
+                    "store is in use by another process; retry when it ends", source=self.path
                 ) from None
             if "not a valid duckdb database" in msg.lower():
                 # the user pointed --store at some other file: their input, not our failure
