@@ -174,6 +174,7 @@ def index(
     from realimpact.errors import InputError
     from realimpact.harm.index import harm_index, index_to_dict, partner_index
     from realimpact.harm.sensitivity import compare_weights as compare
+    from realimpact.hotspots.maps import check_map_path
     from realimpact.report.safe import check_audience
     from realimpact.store import open_store
 
@@ -183,8 +184,8 @@ def index(
             raise InputError(f"folder {out_file.parent} does not exist", source=f"--out {out_file}")
         if json and out_file is not None:
             raise InputError("--json and --out: choose one")
-        if map_path is not None and map_path.suffix.lower() != ".png":
-            raise InputError(f"--map {map_path}: maps are written as .png")
+        if map_path is not None:
+            check_map_path(map_path)  # before the index is built, not after
         if map_path is not None and not map_path.resolve().parent.is_dir():
             raise InputError(f"folder {map_path.parent} does not exist", source=f"--map {map_path}")
         with open_store(store) as st, rich_progress(progress_enabled()) as progress:

@@ -262,20 +262,14 @@ def suppress_sparse_cells(
 
     dens = np.array(kd.density, dtype=float, copy=True)
     live = np.flatnonzero(dens.ravel() > 0)
-    if len(live):
-        if len(x) < threshold:
-            sparse = live
-        else:
-            cx, cy = kd.cell_centres()
-            centres = np.column_stack([cx.ravel()[live], cy.ravel()[live]])
-            tree = cKDTree(np.column_stack([np.asarray(x, float), np.asarray(y, float)]))
-            dist, _ = tree.query(
-                centres, k=threshold, distance_upper_bound=kd.bandwidth, workers=-1
-            )
-            sparse = live[~np.isfinite(dist[:, -1])]
-        dens.ravel()[sparse] = 0.0
-    else:
-        sparse = live
+    sparse = live  # no live cell, or fewer points than the threshold in all
+    if len(live) and len(x) >= threshold:
+        cx, cy = kd.cell_centres()
+        centres = np.column_stack([cx.ravel()[live], cy.ravel()[live]])
+        tree = cKDTree(np.column_stack([np.asarray(x, float), np.asarray(y, float)]))
+        dist, _ = tree.query(centres, k=threshold, distance_upper_bound=kd.bandwidth, workers=-1)
+        sparse = live[~np.isfinite(dist[:, -1])]
+    dens.ravel()[sparse] = 0.0
     note = (
         f"partner view: {len(sparse):,} cells with fewer than {threshold} incidents within"
         f" the bandwidth ({kd.bandwidth:,.0f} m) are shown as 0"

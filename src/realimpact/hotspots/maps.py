@@ -16,7 +16,14 @@ import numpy as np
 
 from realimpact.errors import InputError
 
-__all__ = ["CLASS_COLOURS", "choropleth_map", "density_map", "hotspot_map", "quantile_classes"]
+__all__ = [
+    "CLASS_COLOURS",
+    "check_map_path",
+    "choropleth_map",
+    "density_map",
+    "hotspot_map",
+    "quantile_classes",
+]
 
 CLASS_COLOURS = {
     "hot-99": "#b2182b",
@@ -46,7 +53,8 @@ def _figure():
     return fig, ax, plt
 
 
-def _png(path: str | Path) -> Path:
+def check_map_path(path: str | Path) -> Path:
+    """``path`` as a Path if it names a PNG, else an InputError naming --map."""
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise InputError(f"--map {path}: maps are written as .png")
@@ -112,7 +120,7 @@ def hotspot_map(
     from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch
 
-    path = _png(path)
+    path = check_map_path(path)
     geoms = _area_geoms(geometries, path)
     classes = np.asarray(list(classes), dtype=object)
     if palette == "gi":
@@ -178,7 +186,7 @@ def hotspot_map(
 
 def density_map(kde: Any, path: str | Path, *, title: str = "Kernel density") -> dict[str, Any]:
     """PNG of a :class:`~realimpact.hotspots.kde.KernelDensity` surface (zero = blank)."""
-    path = _png(path)
+    path = check_map_path(path)
     fig, ax, plt = _figure()
     x0, y0, x1, y1 = kde.bounds
     data = np.ma.masked_less_equal(kde.density, 0)
@@ -232,7 +240,7 @@ def choropleth_map(
     from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch
 
-    path = _png(path)
+    path = check_map_path(path)
     geoms = _area_geoms(geometries, path)
     v = np.asarray(list(values), dtype=float)
     hide = np.zeros(len(v), bool) if hidden is None else np.asarray(list(hidden), dtype=bool)

@@ -246,6 +246,10 @@ def _header(raw: bytes, label: str) -> list[str]:
 _COORDS = ("Longitude", "Latitude")
 
 
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_large_string(t) or pa.types.is_string(t)
+
+
 def _parse_fast(raw: bytes, columns: list[str]) -> pa.Table | None:
     """Parse a well-formed UTF-8 file with pandas' C parser, or return None.
 
@@ -283,7 +287,7 @@ def _parse_fast(raw: bytes, columns: list[str]) -> pa.Table | None:
     quoted = b'"' in raw
     retext = []
     for name, col in zip(table.column_names, table.columns, strict=True):
-        if pa.types.is_large_string(col.type) or pa.types.is_string(col.type):
+        if _is_text(col.type):
             if col.null_count:
                 return None
             if quoted and pc.any(pc.match_substring_regex(col, "[\r\n]")).as_py():
@@ -322,7 +326,7 @@ def _fields_complete(table: pa.Table, raw: bytes, commas: int) -> bool:
     inside = 0
     if b'"' in raw:
         for col in table.columns:
-            if pa.types.is_large_string(col.type) or pa.types.is_string(col.type):
+            if _is_text(col.type):
                 inside += pc.sum(pc.count_substring(col, ",")).as_py() or 0
     return commas == header_commas + (table.num_columns - 1) * table.num_rows + inside
 
