@@ -24,6 +24,13 @@ from realimpact.cli._common import (
     progress_enabled,
 )
 
+ForceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--force", help="Only this force (name or slug, e.g. 'Merseyside Police' or merseyside)."
+    ),
+]
+
 harm = typer.Typer(
     help="Harm, not volume: the harm taxonomy, crime harm weights and harm indices.",
     no_args_is_help=True,
@@ -161,6 +168,7 @@ def index(
         Path | None,
         typer.Option("--map", help="Also draw a PNG map of the last period (needs boundaries)."),
     ] = None,
+    force: ForceOpt = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -169,7 +177,8 @@ def index(
     Per area and period: counts by crime type, harm-weighted total, rate per
     1,000 residents (when a population is loaded) and rank. With --audience
     partner, counts below 5 and what would reveal them are blanked and the
-    per-type counts are left out.
+    per-type counts are left out. Months a force did not publish are absent,
+    never zero; quarters and years built from fewer months are marked.
     """
     from realimpact.errors import InputError
     from realimpact.harm.index import harm_index, index_to_dict, partner_index
@@ -193,6 +202,13 @@ def index(
                 parts = [p.strip() for p in compare_weights.split(",")]
                 if len(parts) != 2 or not all(parts):
                     raise InputError(f"--compare-weights: expected A,B, got {compare_weights!r}")
+                if force is not None:
+                    result = _compare_force(
+                        st, parts, force, layer, period, crime_type, month_from, month_to,
+                        top or 10, table,
+                    )  # fmt: skip
+                    emit(result, json, _render_compare)
+                    return
                 result = compare(
                     st,
                     parts[0],
@@ -218,6 +234,7 @@ def index(
                 table=table,
                 partner=partner,
                 progress=progress,
+                force=force,
             )
             if audience == "partner":
                 df = partner_index(df)
@@ -238,10 +255,28 @@ def index(
     _render_index(df, top or 10)
 
 
+def _compare_force(
+    st: Any, parts: list[str], force: str, layer: str, period: str, crime_type: Any,
+    month_from: str | None, month_to: str | None, top: int, table: str,
+) -> dict[str, Any]:  # fmt: skip
+    """--compare-weights within one force: both indices from that force's records."""
+    from realimpact.harm.index import harm_index
+    from realimpact.harm.sensitivity import compare_indices
+    from realimpact.harm.weights import get_weights
+
+    wa, wb = (get_weights(p, st) for p in parts)
+    kw = dict(layer=layer, period=period, crime_types=crime_type, month_from=month_from,
+              month_to=month_to, table=table, force=force)  # fmt: skip
+    a, b = harm_index(st, weights=wa, **kw), harm_index(st, weights=wb, **kw)
+    return {"layer": layer, "period": period, "force": a.attrs["force"], "weights_a": wa.name,
+            "weights_b": wb.name, **compare_indices(a, b, top)}  # fmt: skip
+
+
 def _render_index(df: Any, top: int) -> None:
     a = df.attrs
+    where = f", force [bold]{esc(a['force'])}[/]" if a.get("force") else ""
     out.print(
-        f"harm index: layer [bold]{esc(a['layer'])}[/], period {a['period']}, weights"
+        f"harm index: layer [bold]{esc(a['layer'])}[/], period {a['period']}{where}, weights"
         f" [bold]{a['weights']['name']}[/] ({a['weights']['unit']})"
     )
     if df.empty:
@@ -252,7 +287,10 @@ def _render_index(df: Any, top: int) -> None:
     if rate:
         cols.append("harm/1,000")
     for period, g in df.groupby("period", sort=True):
-        tab = Table(*cols, title=f"{period}: top {top} of {len(g):,}")
+        title = f"{period}: top {top} of {len(g):,}"
+        if "complete" in g.columns and not g["complete"].all():
+            title += f" (incomplete: {int(g['months'].max())} month(s) published)"
+        tab = Table(*cols, title=title)
         for r in g[g["rank"] <= top].sort_values(["rank", "area_id"]).itertuples():
             row = [str(int(r.rank)), r.area_id, f"{int(r.count):,}", f"{r.harm:,.1f}"]
             if rate:
@@ -260,6 +298,8 @@ def _render_index(df: Any, top: int) -> None:
                 row.append("-" if v != v else f"{v:,.1f}")
             tab.add_row(*row)
         out.print(tab)
+    for note in a.get("notes") or []:
+        out.print(f"note: {esc(note)}")
     p = a.get("population")
     if p:
         out.print(

@@ -62,15 +62,31 @@ def _render(result: dict) -> None:
     t = Table("table", "rows", "months", "forces", "files", "quarantined")
     for name, s in result["tables"].items():
         months = f"{s['month_min']}..{s['month_max']} ({s['months']})" if s["months"] else "-"
+        if len(s.get("by_force", [])) > 1:  # months are per force, never pooled
+            months = f"{s['month_min']}..{s['month_max']} (per force below)"
         t.add_row(
             name,
             f"{s['rows']:,}",
             months,
-            ", ".join(s["forces"]) or "-",
+            esc(", ".join(s["forces"])) or "-",
             str(s["files"]),
             f"{s['quarantined']:,}",
         )
     out.print(t)
+    ft = Table("table", "force", "rows", "months", "missing months", title="months per force")
+    for name, s in result["tables"].items():
+        for f in s.get("by_force", []):
+            gaps = f["missing"]
+            shown = ", ".join(gaps[:4]) + (f" and {len(gaps) - 4} more" if len(gaps) > 4 else "")
+            ft.add_row(
+                name,
+                esc(f["force"]),
+                f"{f['rows']:,}",
+                f"{f['month_min']}..{f['month_max']} ({f['months']})",
+                shown or "-",
+            )
+    if ft.row_count:
+        out.print(ft)
     if result["layers"]:
         lt = Table("layer", "kind", "areas")
         for layer in result["layers"]:

@@ -10,6 +10,7 @@ the counts from the store, aggregating inside DuckDB.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -62,12 +63,69 @@ def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return remap[codes], uniques[order]
 
 
+def period_of(month: str, period: str) -> str:
+    """The period label ('2019-06', '2019-Q2', '2019', 'all') a month falls in."""
+    if period == "month":
+        return month
+    if period == "quarter":
+        return f"{month[:4]}-Q{(int(month[5:7]) + 2) // 3}"
+    if period == "year":
+        return month[:4]
+    if period == "all":
+        return "all"
+    raise ValidationError(f"--period: {period!r} is not one of month, quarter, year, all")
+
+
+@dataclass
+class Coverage:
+    """Which months each area was published in (its forces' months).
+
+    ``area_months`` maps an area to the months its force(s) published;
+    areas not in it (no record in the store) take ``default``. ``span`` is
+    the number of calendar months a ``period='all'`` row should hold.
+    Areas sharing a force should share one tuple object (it is cached by id).
+    """
+
+    area_months: Mapping[str, tuple[str, ...]]
+    default: tuple[str, ...]
+    span: int = 0
+
+
+def _months_in_periods(
+    all_areas: np.ndarray, periods: np.ndarray, coverage: Coverage, period: str
+) -> np.ndarray:
+    """(periods x areas) number of published months of each area in each period."""
+    p_pos = {p: i for i, p in enumerate(periods)}
+    out = np.zeros((len(periods), len(all_areas)), dtype=np.int64)
+    cache: dict[int, np.ndarray] = {}
+    for j, a in enumerate(all_areas):
+        ms = coverage.area_months.get(a, coverage.default)
+        vec = cache.get(id(ms))
+        if vec is None:
+            vec = np.zeros(len(periods), dtype=np.int64)
+            for m in ms:
+                i = p_pos.get(period_of(m, period))
+                if i is not None:
+                    vec[i] += 1
+            cache[id(ms)] = vec
+        out[:, j] = vec
+    return out
+
+
+def period_length(label: str, period: str, span: int = 0) -> int:
+    """Calendar months a period holds: 1, 3, 12, or ``span`` for 'all'."""
+    return {"month": 1, "quarter": 3, "year": 12}.get(period, span)
+
+
 def finish_index(
     wide: pd.DataFrame | Mapping[str, np.ndarray],
     weights: dict[str, float],
     categories: Sequence[str],
     population: pd.DataFrame | None = None,
     areas: Sequence[str] | None = None,
+    *,
+    coverage: Coverage | None = None,
+    period: str = "month",
 ) -> pd.DataFrame:
     """Complete wide counts (area_id, period, one column per category; one row per pair).
 
@@ -77,6 +135,12 @@ def finish_index(
     count_per_1000, harm_per_1000], rank; sorted by period then area_id.
     Dense numpy throughout: the frame is periods x areas,
     known in advance.
+
+    With ``coverage``, an area-period exists only if the area's force
+    published a month of it: other rows are left out (never zero) and ranks
+    compare the areas present. Unless ``period`` is 'month', columns
+    ``months`` (months published in the period) and ``complete`` (all of its
+    calendar months) say when a period is built from fewer months than it spans.
     """
     from scipy.stats import rankdata
 
@@ -92,7 +156,15 @@ def finish_index(
         counts[cell] = np.column_stack([np.asarray(wide[c], dtype=np.int64) for c in cats])
     w = np.array([float(weights[c]) for c in cats], dtype=float)
     harm = counts @ w if cats else np.zeros(n_p * n_a)
-    rank = rankdata(-harm.reshape(n_p, n_a).round(RANK_DECIMALS), method="min", axis=1)
+    months_in = None
+    if coverage is not None:
+        months_in = _months_in_periods(all_areas, periods, coverage, period)
+        # a cell with records is published by construction; guard anyway
+        months_in.reshape(-1)[(counts.sum(axis=1) > 0) & (months_in.reshape(-1) == 0)] = 1
+    key = -harm.reshape(n_p, n_a).round(RANK_DECIMALS)
+    if months_in is not None:
+        key = np.where(months_in > 0, key, np.inf)  # absent cells rank after every present one
+    rank = rankdata(key, method="min", axis=1)
     a_idx = np.tile(np.arange(n_a), n_p)
     out = pd.DataFrame(counts, columns=cats)
     out.insert(0, "area_id", all_areas[a_idx])
@@ -110,6 +182,14 @@ def finish_index(
             out["count_per_1000"] = np.where(ok, total / pop * 1000, np.nan)
             out["harm_per_1000"] = np.where(ok, harm / pop * 1000, np.nan)
     out["rank"] = rank.reshape(-1).astype(np.int64)
+    if months_in is not None:
+        if period != "month":
+            expected = np.array(
+                [period_length(p, period, coverage.span) for p in periods], dtype=np.int64
+            )
+            out["months"] = months_in.reshape(-1)
+            out["complete"] = (months_in >= expected[:, None]).reshape(-1)
+        out = out[months_in.reshape(-1) > 0].reset_index(drop=True)
     return out
 
 
@@ -157,8 +237,17 @@ def harm_index(
     table: str = "crimes",
     partner: Sequence[str] | None = None,
     progress: ProgressFn | None = None,
+    *,
+    force: str | None = None,
 ) -> pd.DataFrame:
     """Harm index per area of ``layer`` and ``period`` from the store.
+
+    ``force`` (a name or slug) keeps one force's records and months. Either
+    way an area-period exists only where the area's force published data: a
+    force's unpublished months are absent, never zero, and each period ranks
+    the areas present in it (``attrs['forces']`` gives each force's months).
+    Quarters, years and 'all' carry ``months`` and ``complete`` columns, and
+    ``attrs['notes']`` names periods built from fewer months than they span.
 
     ``partner`` names partner indicators (``realimpact ingest partner``) to show
     beside crime as columns ``partner:<indicator>`` (summed per area and
@@ -180,6 +269,10 @@ def harm_index(
         raise ValidationError(f"--table: {table!r} is not one of {', '.join(INDEX_TABLES)}")
     ws = weights if isinstance(weights, WeightSet) else get_weights(weights, store)
     cats = check_crime_types(crime_types) or list(CRIME_TYPES)
+    if force is not None:
+        from realimpact.store.forces import resolve_force
+
+        force = resolve_force(store, force, (table,))
     if progress:
         progress("harm index", 0, 2)
     wide = store_harm.category_counts(
@@ -192,6 +285,7 @@ def harm_index(
         month_from=month_from,
         month_to=month_to,
         category_map=object_of_search_map() if table == "stop_searches" else None,
+        force=force,
     )
     if progress:
         progress("harm index", 1, 2)
@@ -201,7 +295,8 @@ def harm_index(
         area_ids = store_areas.layer_areas(store, layer)["area_id"].tolist()
     pop_info = store_harm.population_info(store, layer)
     pop = store_harm.population(store, layer) if pop_info else None
-    out = finish_index(wide, ws.weights, cats, pop, area_ids)
+    coverage, fmonths, cov_notes = _coverage(store, layer, table, month_from, month_to, force)
+    out = finish_index(wide, ws.weights, cats, pop, area_ids, coverage=coverage, period=period)
     if partner:
         out = _add_partner(store, out, layer, period, partner)
     if progress:
@@ -213,8 +308,77 @@ def harm_index(
         "weights": {"name": ws.name, "unit": ws.unit, "kind": ws.kind},
         "crime_types": cats,
         "population": _population_report(out, pop_info),
-    }
+        "force": force,
+        "forces": {f: {"months": len(ms), "first": ms[0], "last": ms[-1]}
+                   for f, ms in fmonths.items() if ms},
+        "notes": cov_notes + _incomplete_notes(out, period, coverage.span if coverage else 0),
+    }  # fmt: skip
     return out
+
+
+def _coverage(
+    store: Any,
+    layer: str,
+    table: str,
+    month_from: str | None,
+    month_to: str | None,
+    force: str | None,
+) -> tuple[Coverage | None, dict[str, list[str]], list[str]]:
+    """Each area's published months: those of the forces that record crime in it."""
+    from realimpact.periods import month_range
+    from realimpact.store import harm as store_harm
+    from realimpact.store.forces import force_months
+
+    fm = {
+        f: tuple(m for m in ms if (not month_from or m >= month_from) and (not month_to or m <= month_to))
+        for f, ms in force_months(store, table, force).items()
+    }  # fmt: skip
+    fm = {f: ms for f, ms in fm.items() if ms}
+    notes: list[str] = []
+    all_months = sorted({m for ms in fm.values() for m in ms})
+    span = (
+        len(month_range(month_from or all_months[0], month_to or all_months[-1]))
+        if all_months
+        else 0
+    )
+    if not fm:  # records with no force named: nothing to go by
+        return None, {}, notes
+    if len(set(fm.values())) <= 1:
+        # one force (or forces publishing the same months): every area, every month
+        ms = next(iter(fm.values()), ())
+        return Coverage({}, ms, span), {f: list(v) for f, v in fm.items()}, notes
+    by_set: dict[tuple[str, ...], tuple[str, ...]] = {}
+    area_months: dict[str, tuple[str, ...]] = {}
+    for a, fs in store_harm.area_forces(store, layer, table, force).items():
+        ms = by_set.get(fs)
+        if ms is None:
+            ms = tuple(sorted({m for f in fs for m in fm.get(f, ())}))
+            by_set[fs] = ms
+        area_months[a] = ms
+    # an area no force recorded anything in belongs to none: it is shown only in
+    # months every force published
+    common = tuple(m for m in all_months if all(m in set(ms) for ms in fm.values()))
+    notes.append(
+        f"{len(fm)} forces with different months: an area appears only in months its"
+        " force published, and each period ranks the areas present in it"
+        f" ({'; '.join(f'{f} {v[0]}..{v[-1]} ({len(v)})' for f, v in fm.items())})"
+    )
+    return Coverage(area_months, common, span), {f: list(v) for f, v in fm.items()}, notes
+
+
+def _incomplete_notes(out: pd.DataFrame, period: str, span: int) -> list[str]:
+    if "complete" not in out.columns or out.empty:
+        return []
+    bad = out.loc[~out["complete"]].groupby("period")["months"].max()
+    if bad.empty:
+        return []
+    parts = [f"{p} ({int(n)} of {period_length(p, period, span)} months)" for p, n in bad.items()]
+    return [
+        "incomplete periods (months column): "
+        + ", ".join(parts)
+        + "; their totals cover only the months published, so they are not comparable"
+        " with complete periods"
+    ]
 
 
 def _add_partner(

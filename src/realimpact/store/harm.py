@@ -261,13 +261,14 @@ def _direct_counts(
     month_to: str | None,
     category_map: dict[str, str | None] | None,
     names: Sequence[str] | None = None,
+    force: str | None = None,
 ) -> tuple[str, list]:
     """SQL counting records per area, period and category (one column per category)."""
     from realimpact.store.queries import _area_source, _where
 
     src, area = _area_source(store, layer, table)
     cat_expr = _category_expr(table, category_map)
-    where, params = _where(table, None, month_from, month_to, None)
+    where, params = _where(table, None, month_from, month_to, None, store=store, force=force)
     names = names or categories
     in_cats = ", ".join(_lit(c) for c in categories)
     counts = ", ".join(
@@ -361,8 +362,13 @@ def category_counts(
     month_to: str | None = None,
     category_map: dict[str, str | None] | None = None,
     slots: Sequence[str] | None = None,
+    *,
+    force: str | None = None,
 ) -> dict[str, np.ndarray]:
     """Per area and period, one count column per category (only non-empty cells).
+
+    ``force`` keeps one force's records (read directly: the monthly cache
+    pools forces).
 
     ``table='crimes'`` counts by crime type; ``table='stop_searches'`` by object
     of search mapped to a crime type through ``category_map`` (objects mapped
@@ -373,7 +379,11 @@ def category_counts(
     categories...): a 400,000-row pandas conversion costs more than the query.
     """
     _period_sql(period)  # validate before anything runs
-    if slots is not None and _ensure_cache(store, slots, layer, table, category_map):
+    if (
+        force is None
+        and slots is not None
+        and _ensure_cache(store, slots, layer, table, category_map)
+    ):
         cols = {c: f"c{slots.index(c) + 1:02d}" for c in categories}
         nonzero = " + ".join(cols.values())
         where = ["layer = ?", "record_table = ?", f"({nonzero}) > 0"]
@@ -394,9 +404,34 @@ def category_counts(
             tail = " GROUP BY ALL"
         return store.con.execute(f"{sql} WHERE {' AND '.join(where)}{tail}", params).fetchnumpy()
     sql, params = _direct_counts(
-        store, categories, layer, period, table, month_from, month_to, category_map
+        store, categories, layer, period, table, month_from, month_to, category_map, force=force
     )
     return store.con.execute(sql, params).fetchnumpy()
+
+
+def area_forces(
+    store: Store, layer: str, table: str, force: str | None = None
+) -> dict[str, tuple[str, ...]]:
+    """Forces (by name) with records of ``table`` in each area of ``layer``, over the whole store.
+
+    An area belongs to the forces that record crime in it; its area-months
+    exist only in months one of them published (issue 11, item 7).
+    """
+    from realimpact.store.forces import FORCE_COLUMN, force_name
+    from realimpact.store.queries import _area_source, _where
+
+    src, area = _area_source(store, layer, table)
+    col = FORCE_COLUMN[table]
+    where, params = _where(table, None, None, None, None, store=store, force=force)
+    rows = store.con.execute(
+        f"SELECT DISTINCT {area}, r.{col} FROM {src}"
+        f" WHERE {area} IS NOT NULL AND r.{col} IS NOT NULL AND {where}",
+        params,
+    ).fetchall()
+    out: dict[str, set[str]] = {}
+    for a, f in rows:
+        out.setdefault(str(a), set()).add(force_name(f))
+    return {a: tuple(sorted(fs)) for a, fs in out.items()}
 
 
 def _lit(s: str) -> str:

@@ -49,8 +49,19 @@ def _where(
     month_to: str | None,
     filters: dict[str, Sequence[str]] | None,
     alias: str = "r",
+    *,
+    store: Store | None = None,
+    force: str | None = None,
 ) -> tuple[str, list]:
     clauses, params = [], []
+    if force is not None:
+        if store is None:
+            raise ValueError("a force filter needs the store")
+        from realimpact.store.forces import force_clause
+
+        clause, vals = force_clause(store, table, force, alias)
+        clauses.append(clause)
+        params += vals
     if crime_types:
         if table != "crimes":
             raise ValidationError(f"--crime-type applies to street crimes, not {table}")
@@ -99,12 +110,18 @@ def record_counts(
     month_from: str | None = None,
     month_to: str | None = None,
     filters: dict[str, Sequence[str]] | None = None,
+    *,
+    force: str | None = None,
 ) -> pd.DataFrame:
     """Counts of records per area and ``by`` columns (only non-zero cells).
 
     Columns: area_id, *by, n. Records without an area (no LSOA code, or
     outside every polygon) are left out; zero cells are the caller's to add
-    because only the caller knows the full area x period frame it wants.
+    because only the caller knows the full area x period frame it wants --
+    and only in months the force published (:func:`months_present` with
+    ``force``), since a month with no file is unknown, not zero. ``force``
+    (a name or slug, see :mod:`realimpact.store.forces`) keeps one force's
+    records; None keeps every force.
     """
     if table not in RECORD_TABLES:
         raise ValidationError(f"unknown table {table!r}; use one of {', '.join(RECORD_TABLES)}")
@@ -112,7 +129,9 @@ def record_counts(
     if bad:
         raise ValidationError(f"cannot group {table} by {', '.join(bad)}")
     src, area = _area_source(store, layer, table)
-    where, params = _where(table, crime_types, month_from, month_to, filters)
+    where, params = _where(
+        table, crime_types, month_from, month_to, filters, store=store, force=force
+    )
     cols = "".join(f", r.{b}" for b in by)
     return store.sql(
         f"SELECT {area} AS area_id{cols}, count(*) AS n FROM {src}"
@@ -128,11 +147,15 @@ def record_points(
     month_from: str | None = None,
     month_to: str | None = None,
     filters: dict[str, Sequence[str]] | None = None,
+    *,
+    force: str | None = None,
 ) -> pd.DataFrame:
     """file_id, line, month, [crime_type,] easting, northing of records with coordinates."""
     if table not in RECORD_TABLES:
         raise ValidationError(f"unknown table {table!r}; use one of {', '.join(RECORD_TABLES)}")
-    where, params = _where(table, crime_types, month_from, month_to, filters)
+    where, params = _where(
+        table, crime_types, month_from, month_to, filters, store=store, force=force
+    )
     extra = ", r.crime_type" if table == "crimes" else ""
     return store.sql(
         f"SELECT r.file_id, r.line, r.month{extra}, r.easting, r.northing FROM {table} r"
@@ -141,13 +164,39 @@ def record_points(
     )
 
 
-def months_present(store: Store, table: str = "crimes") -> list[str]:
-    """Distinct months held for a table, sorted."""
+def months_present(store: Store, table: str = "crimes", *, force: str | None = None) -> list[str]:
+    """Distinct months held for a table, sorted; with ``force``, that force's months only.
+
+    A month outside this list was not published (for that force): it is
+    unknown, and every analysis leaves it out rather than count it as zero.
+    """
     if table not in RECORD_TABLES:
         raise ValidationError(f"unknown table {table!r}")
+    where, params = "TRUE", []
+    if force is not None:
+        from realimpact.store.forces import force_clause
+
+        where, params = force_clause(store, table, force, alias="")
     return [
-        r[0] for r in store.con.execute(f"SELECT DISTINCT month FROM {table} ORDER BY 1").fetchall()
+        r[0]
+        for r in store.con.execute(
+            f"SELECT DISTINCT month FROM {table} WHERE {where} ORDER BY 1", params
+        ).fetchall()
     ]
+
+
+def forces_in_store(store: Store) -> list[str]:
+    """Forces with records in the store, by street-file name (see store.forces)."""
+    from realimpact.store.forces import forces_in_store as _forces
+
+    return _forces(store)
+
+
+def resolve_force(store: Store, name: str) -> str:
+    """The store's name of force ``name`` (name or slug); InputError listing forces if none."""
+    from realimpact.store.forces import resolve_force as _resolve
+
+    return _resolve(store, name)
 
 
 def load_layer(store: Store, layer: str) -> pd.DataFrame:

@@ -6,12 +6,41 @@ import os
 
 from realimpact.errors import InputError
 from realimpact.store.connection import RECORD_TABLES, Store, using_store
+from realimpact.store.forces import FORCE_COLUMN, force_key, force_name, missing_months
 
-_FORCE_EXPR = {
-    "crimes": "falls_within",
-    "outcomes": "falls_within",
-    "stop_searches": "force",
-}
+
+def _by_force(st: Store, table: str) -> list[dict]:
+    """Rows and months per force of one table, forces named as street files name them.
+
+    Months are counted per force, never pooled: two forces of five and 36
+    months are not "36 months" of either. ``missing`` lists the months inside
+    a force's first..last month it did not publish.
+    """
+    col = FORCE_COLUMN[table]
+    df = st.sql(
+        f"SELECT {col} AS force, month, count(*) AS n FROM {table}"
+        f" WHERE {col} IS NOT NULL GROUP BY ALL ORDER BY ALL"
+    )
+    groups: dict[str, dict] = {}
+    for raw, month, n in zip(df["force"], df["month"], df["n"], strict=True):
+        g = groups.setdefault(force_name(raw), {"months": set(), "rows": 0})
+        g["months"].add(str(month))
+        g["rows"] += int(n)
+    out = []
+    for name in sorted(groups):
+        ms = sorted(groups[name]["months"])
+        out.append(
+            {
+                "force": name,
+                "key": force_key(name),
+                "rows": groups[name]["rows"],
+                "months": len(ms),
+                "month_min": ms[0],
+                "month_max": ms[-1],
+                "missing": missing_months(ms),
+            }
+        )
+    return out
 
 
 def store_status(store: Store | str | os.PathLike | None = None) -> dict:
@@ -23,13 +52,8 @@ def store_status(store: Store | str | os.PathLike | None = None) -> dict:
                 f"SELECT count(*), count(DISTINCT month), min(month), max(month),"
                 f" count(DISTINCT file_id) FROM {t}"
             ).fetchall()[0]
-            forces = [
-                r[0]
-                for r in st.con.execute(
-                    f"SELECT DISTINCT {_FORCE_EXPR[t]} FROM {t}"
-                    f" WHERE {_FORCE_EXPR[t]} IS NOT NULL ORDER BY 1"
-                ).fetchall()
-            ]
+            by_force = _by_force(st, t)
+            forces = [f["force"] for f in by_force]
             kind = {"crimes": "street", "stop_searches": "stop_search", "outcomes": "outcomes"}[t]
             quarantined = st.scalar("SELECT count(*) FROM quarantine WHERE kind = ?", [kind])
             no_coords = st.scalar(f"SELECT count(*) FROM {t} WHERE NOT has_coords")
@@ -39,6 +63,7 @@ def store_status(store: Store | str | os.PathLike | None = None) -> dict:
                 "month_min": mmin,
                 "month_max": mmax,
                 "forces": forces,
+                "by_force": by_force,
                 "files": int(files),
                 "quarantined": int(quarantined),
                 "rows_without_coordinates": int(no_coords),
