@@ -38,6 +38,11 @@ from realimpact.periods import month_index
 __all__ = ["ITSResult", "its_counts", "its_design"]
 
 
+def _month_list(months: Sequence[str], shown: int = 6) -> str:
+    head = ", ".join(months[:shown])
+    return head + (f" and {len(months) - shown} more" if len(months) > shown else "")
+
+
 def its_design(
     months: Sequence[str], start: str, seasonality: str = "fourier", harmonics: int = 2
 ) -> pd.DataFrame:
@@ -166,16 +171,27 @@ def its_counts(
 ) -> ITSResult:
     """Segmented Poisson regression of a monthly count series around ``start``.
 
-    ``series`` is indexed by 'YYYY-MM' (or a frame with ``month, n``); missing
-    months inside the range are zero.
+    ``series`` is indexed by 'YYYY-MM' (or a frame with ``month, n``). A month
+    absent from the series is unknown and is left out of the fit -- never
+    counted as zero (a month with no crimes must be given as 0). The time
+    terms use calendar month numbers, so a gap stays a gap: the trend and the
+    months since the start are measured in real months, and the result's
+    warnings name the months left out.
     """
     if isinstance(series, pd.DataFrame):
         series = series.groupby("month")["n"].sum()
     s = series.copy()
     s.index = s.index.astype(str)
-    lo, hi = month_index([min(s.index)])[0], month_index([max(s.index)])[0]
-    months = [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(int(lo), int(hi) + 1)]
-    s = s.reindex(months, fill_value=0).astype(float)
+    if s.index.has_duplicates:
+        s = s.groupby(level=0).sum()
+    s = s.sort_index()
+    s = s[s.notna()].astype(float)
+    months = list(s.index)
+    if not months:
+        raise ValidationError("no months in the series: nothing to model", source="series")
+    idx = month_index(months)
+    span = [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(int(idx[0]), int(idx[-1]) + 1)]
+    gaps = sorted(set(span) - set(months))
     pre = [m for m in months if m < start]
     post = [m for m in months if m >= start]
     if len(pre) < 6 or len(post) < 1:
@@ -230,6 +246,11 @@ def its_counts(
         method=q + "; follow-up total minus counterfactual (delta method)",
     )
     warnings: list[str] = []
+    if gaps:
+        warnings.append(
+            f"{len(gaps)} month(s) missing from the series ({_month_list(gaps)}): left out of"
+            " the fit, not counted as zero; time is measured in calendar months"
+        )
     if separated:
         warnings.append(
             "some months are fitted as near zero (perfect separation); the level and"
