@@ -99,11 +99,16 @@ def crime_nfa_share(
     areas: Sequence[str] | None = None,
     month_from: str | None = None,
     month_to: str | None = None,
+    force: str | None = None,
 ) -> pd.DataFrame:
     """Monthly NFA counts for crimes: ``month, nfa, known, crimes``.
 
     ``areas`` are LSOA codes (police.uk street crimes carry one); None = all.
+    ``force`` (name or slug) keeps one force's crimes; None = every force.
+    Months with no crimes of the selection are absent (as months not published).
     """
+    from realimpact.store.forces import force_clause
+
     clauses = [f"crime_type IN ({', '.join('?' for _ in crime_types)})"]
     params: list[Any] = list(crime_types)
     if areas is not None:
@@ -115,6 +120,9 @@ def crime_nfa_share(
     if month_to:
         clauses.append("month <= ?")
         params.append(month_to)
+    fc, fp = force_clause(store, "crimes", force, alias="")
+    clauses.append(fc)
+    params += fp
     nfa = ", ".join("?" for _ in CRIME_NFA)
     pend = ", ".join("?" for _ in CRIME_PENDING)
     q = (
@@ -127,8 +135,15 @@ def crime_nfa_share(
 
 
 def _search_monthly(
-    store: Any, objects: Sequence[str] | None, month_from: str | None, month_to: str | None
+    store: Any,
+    objects: Sequence[str] | None,
+    month_from: str | None,
+    month_to: str | None,
+    force: str | None = None,
 ) -> pd.DataFrame:
+    """Per force and month: searches, NFA, outcomes known, linked, linked known."""
+    from realimpact.store.forces import force_clause
+
     clauses, params = ["TRUE"], []
     if objects:
         clauses.append(f"object_of_search IN ({', '.join('?' for _ in objects)})")
@@ -139,14 +154,17 @@ def _search_monthly(
     if month_to:
         clauses.append("month <= ?")
         params.append(month_to)
+    fc, fp = force_clause(store, "stop_searches", force, alias="")
+    clauses.append(fc)
+    params += fp
     nfa = ", ".join("?" for _ in SEARCH_NFA)
     q = (
-        f"SELECT month, count(*) AS searches,"
+        f"SELECT coalesce(force, '(unknown)') AS force, month, count(*) AS searches,"
         f" count(*) FILTER (WHERE outcome IN ({nfa})) AS nfa,"
         f" count(*) FILTER (WHERE outcome IS NOT NULL AND outcome <> '') AS with_outcome,"
         f" count(*) FILTER (WHERE outcome_linked_to_object) AS linked,"
         f" count(*) FILTER (WHERE outcome_linked_to_object IS NOT NULL) AS linked_known"
-        f" FROM stop_searches WHERE {' AND '.join(clauses)} GROUP BY month ORDER BY month"
+        f" FROM stop_searches WHERE {' AND '.join(clauses)} GROUP BY ALL ORDER BY month, force"
     )
     return store.sql(q, [*SEARCH_NFA, *params])
 
@@ -158,23 +176,67 @@ def search_outputs(
     baseline: tuple[str, str],
     follow_up: tuple[str, str],
     level: float = 0.95,
+    force: str | None = None,
 ) -> dict[str, Any]:
     """Stop-and-search outputs ledger: volume, NFA share, find rate and its trend.
 
     police.uk searches carry coordinates but no area code, so these are for
-    every search held in the store (the force), filtered by object of search.
+    every search of the force held in the store (``force``: name or slug;
+    None = every force), filtered by object of search. Volume, NFA share and
+    find rate are all counted over the same forces (``forces``); a force that
+    does not say whether outcomes were linked to the object is left out of
+    every measure, with a note, rather than counted in the volume only. Each
+    force's months are its own: a month a force did not publish is absent.
     """
-    df = _search_monthly(store, objects, baseline[0], follow_up[1])
+    from realimpact.store.forces import force_name
+
+    raw = _search_monthly(store, objects, baseline[0], follow_up[1], force)
     for c in ("searches", "nfa", "with_outcome", "linked", "linked_known"):
-        df[c] = df[c].astype(int)
+        raw[c] = raw[c].astype(int)
+    raw["force"] = [force_name(f) if f != "(unknown)" else f for f in raw["force"]]
+    known = raw.groupby("force")["linked_known"].sum()
+    kept = sorted(f for f, n in known.items() if n > 0) or sorted(known.index)
+    notes = []
+    no_link = sorted(set(known.index) - set(kept))
+    if no_link:
+        notes.append(
+            f"{', '.join(no_link)}: no search says whether its outcome was linked to the"
+            " object of search, so no find rate; left out of every measure here so that"
+            " volume, NFA share and find rate count the same forces"
+        )
+    before = set(raw.loc[raw["month"].between(*baseline), "force"])
+    after = set(raw.loc[raw["month"].between(*follow_up), "force"])
+    both = [f for f in kept if f in before and f in after]
+    one_side = sorted(set(kept) - set(both))
+    if both and one_side:
+        notes.append(
+            f"{', '.join(one_side)}: searches in only one of the two windows (no data for"
+            " the other); left out, or a change in which forces published would read as a"
+            " change in activity"
+        )
+        kept = both
+    left_out = sorted(set(known.index) - set(kept))
+    sub = raw[raw["force"].isin(kept)]
+    df = sub.groupby("month", as_index=False)[
+        ["searches", "nfa", "with_outcome", "linked", "linked_known"]
+    ].sum()
     out: dict[str, Any] = {
-        "scope": "all searches in the store (searches carry no area code)",
+        "scope": (
+            f"searches of {', '.join(kept) if kept else 'no force'} (searches carry no area code)"
+        ),
         "object_of_search": list(objects) if objects else None,
+        "forces": kept,
+        "forces_left_out": left_out,
+        "notes": notes,
     }
     for name, (lo, hi) in (("before", baseline), ("after", follow_up)):
         part = df[(df["month"] >= lo) & (df["month"] <= hi)]
+        fpart = sub[(sub["month"] >= lo) & (sub["month"] <= hi)]
         out[name] = {
             "months": int(part["month"].nunique()),
+            "months_by_force": {
+                str(f): int(n) for f, n in fpart.groupby("force")["month"].nunique().items()
+            },
             "searches": int(part["searches"].sum()),
             "nfa": _share(part, "nfa", "with_outcome"),
             "find_rate": _share(part, "linked", "linked_known"),
@@ -200,10 +262,16 @@ def crime_outputs(
     areas: Sequence[str] | None,
     baseline: tuple[str, str],
     follow_up: tuple[str, str],
+    force: str | None = None,
 ) -> dict[str, Any]:
-    """NFA share of recorded crimes (e.g. Drugs) before and after, in ``areas``."""
+    """NFA share of recorded crimes (e.g. Drugs) before and after, in ``areas`` (of ``force``)."""
     df = crime_nfa_share(
-        store, crime_types=crime_types, areas=areas, month_from=baseline[0], month_to=follow_up[1]
+        store,
+        crime_types=crime_types,
+        areas=areas,
+        month_from=baseline[0],
+        month_to=follow_up[1],
+        force=force,
     )
     out: dict[str, Any] = {"crime_types": list(crime_types)}
     for name, (lo, hi) in (("before", baseline), ("after", follow_up)):
