@@ -1,7 +1,10 @@
 """A results dict in the results.json contract (DESIGN.md), built by hand for report tests.
 
 Numbers are invented but consistent; small counts (below 5) are planted on
-purpose so that partner suppression has something to hide.
+purpose so that partner suppression has something to hide. The per-indicator
+``verdict`` (one primary design, the others as sensitivity checks), ``areas``
+with LSOA names, ``map``, ``validation``, ``flags``, ``next_steps`` and the
+labelled ``operation_harms`` follow the issue-11 contract the engine writes.
 """
 
 from __future__ import annotations
@@ -28,6 +31,45 @@ def _did(rr: float, lo: float, hi: float, p: float) -> dict[str, Any]:
         "placebos": [{"estimate": 0.02, "se": 0.05, "p": 0.62}],
         "warnings": [],
     }
+
+
+def _sens(design: str, change: str, est, lo, hi, scale: str = "rate_ratio") -> dict[str, Any]:
+    labels = {
+        "did": "difference-in-differences (Poisson, wild cluster bootstrap)",
+        "its": "interrupted time series (quasi-Poisson)",
+        "wdd": "weighted displacement difference (quasi-Poisson interval)",
+    }
+    return {
+        "design": design,
+        "design_label": labels[design],
+        "change": change,
+        "estimate": est,
+        "ci_low": lo,
+        "ci_high": hi,
+        "no_change": 1.0 if scale == "rate_ratio" else 0.0,
+        "scale": scale,
+    }
+
+
+def _block(areas: int, before: int, after: int, mb: int = 12, ma: int = 6) -> dict[str, Any]:
+    return {
+        "areas": areas,
+        "before": before,
+        "after": after,
+        "months_before": mb,
+        "months_after": ma,
+        "per_month_before": before / mb,
+        "per_month_after": after / ma,
+    }
+
+
+AREA_NAMES = {
+    "E01990001": "Testham 001A",
+    "E01990002": "Testham 001B",
+    "E01990003": "Testham 002A",
+    "E01990004": "Otherton 004C",
+    "E01990005": "Otherton 005D",
+}
 
 
 def _monthly(t: list[int], b: list[int], c: list[int]) -> list[dict[str, Any]]:
@@ -77,6 +119,14 @@ def results() -> dict[str, Any]:
                     "follow_up": {"from": "2024-01", "to": "2024-06"},
                 },
                 {
+                    "id": "weapons",
+                    "kind": "outcome",
+                    "source": "police_uk",
+                    "crime_types": ["Possession of weapons"],
+                    "baseline": {"from": "2023-01", "to": "2023-12"},
+                    "follow_up": {"from": "2024-01", "to": "2024-06"},
+                },
+                {
                     "id": "drugs-crime",
                     "kind": "output",
                     "source": "police_uk",
@@ -99,11 +149,33 @@ def results() -> dict[str, Any]:
         "indicators": [
             {
                 "id": "asb",
+                "label": "Anti-social behaviour",
                 "kind": "outcome",
                 "source": "police_uk",
-                "target": {"before": 960, "after": 330, "months_before": 12, "months_after": 6},
-                "buffer": {"before": 700, "after": 380, "months_before": 12, "months_after": 6},
-                "control": {"before": 1200, "after": 610, "months_before": 12, "months_after": 6},
+                "target": _block(2, 960, 330),
+                "buffer": _block(1, 700, 380),
+                "control": _block(2, 1200, 610),
+                "verdict": {
+                    "design": "did",
+                    "design_label": "difference-in-differences (Poisson, wild cluster bootstrap)",
+                    "design_reason": "declared in the plan",
+                    "change": "fell",
+                    "estimate": 0.68,
+                    "ci_low": 0.58,
+                    "ci_high": 0.80,
+                    "no_change": 1.0,
+                    "scale": "rate_ratio",
+                    "displacement": "none_detected",
+                    "displacement_estimate": 2.5,
+                    "displacement_ci_low": -3.2,
+                    "displacement_ci_high": 8.1,
+                    "displacement_scale": "crimes",
+                    "reason": "95% interval 0.58 to 0.80 excludes no change",
+                    "sensitivity": [
+                        _sens("wdd", "fell", -20.5, -35.1, -5.9, "crimes_per_month"),
+                        _sens("its", "no_clear_change", 0.81, 0.62, 1.06),
+                    ],
+                },
                 "wdq": {
                     "gross_effect": 25.0,
                     "net_effect": 26.6,
@@ -118,6 +190,8 @@ def results() -> dict[str, Any]:
                     "ci_low": -32.3,
                     "ci_high": -8.7,
                     "p": 0.0006,
+                    "interval": "quasi_poisson",
+                    "poisson": {"se": 4.1, "ci_low": -28.5, "ci_high": -12.5, "p": 0.0001},
                 },
                 "did": _did(0.68, 0.58, 0.80, 0.0001),
                 "sms": [
@@ -134,11 +208,32 @@ def results() -> dict[str, Any]:
             },
             {
                 "id": "robbery",
+                "label": "Robbery",
                 "kind": "outcome",
                 "source": "police_uk",
-                "target": {"before": 38, "after": 9, "months_before": 12, "months_after": 6},
-                "buffer": {"before": 20, "after": 4, "months_before": 12, "months_after": 6},
-                "control": {"before": 50, "after": 24, "months_before": 12, "months_after": 6},
+                "target": _block(2, 38, 9),
+                "buffer": _block(1, 20, 4),
+                "control": _block(2, 50, 24),
+                "verdict": {
+                    "design": "did",
+                    "design_label": "difference-in-differences (Poisson, wild cluster bootstrap)",
+                    "design_reason": "declared in the plan",
+                    "change": "no_clear_change",
+                    "estimate": 0.61,
+                    "ci_low": 0.30,
+                    "ci_high": 1.24,
+                    "no_change": 1.0,
+                    "scale": "rate_ratio",
+                    "displacement": "diffusion",
+                    "displacement_estimate": -1.9,
+                    "displacement_ci_low": -3.5,
+                    "displacement_ci_high": -0.3,
+                    "displacement_scale": "crimes",
+                    "reason": "95% interval 0.30 to 1.24 includes no change",
+                    "sensitivity": [
+                        _sens("its", "not_estimable", 0.7, None, None),
+                    ],
+                },
                 "wdq": {
                     "gross_effect": 1.7,
                     "net_effect": 1.5,
@@ -153,15 +248,61 @@ def results() -> dict[str, Any]:
             },
             {
                 "id": "drugs-crime",
+                "label": "Drugs crime",
                 "kind": "output",
                 "source": "police_uk",
-                "target": {"before": 240, "after": 190, "months_before": 12, "months_after": 6},
-                "control": {"before": 300, "after": 150, "months_before": 12, "months_after": 6},
+                "target": _block(2, 240, 190),
+                "control": _block(2, 300, 150),
+                "verdict": None,
                 "monthly": _monthly([20] * 12 + [31] * 6, [10] * 18, [25] * 18),
                 "notes": ["output indicator: a ledger of activity, not a measure of impact"],
             },
             {
+                "id": "weapons",
+                "label": "Possession of weapons",
+                "kind": "outcome",
+                "source": "police_uk",
+                "target": _block(2, 60, 42),
+                "buffer": _block(1, 30, 14),
+                "control": _block(2, 90, 40),
+                "verdict": {
+                    "design": "its",
+                    "design_label": "interrupted time series (quasi-Poisson)",
+                    "design_reason": "default: 2 control areas (DiD needs at least 5)",
+                    "change": "not_estimable",
+                    "estimate": 1.4,
+                    "ci_low": 0.2,
+                    "ci_high": None,
+                    "no_change": 1.0,
+                    "scale": "rate_ratio",
+                    "displacement": "not_estimable",
+                    "displacement_estimate": None,
+                    "displacement_ci_low": None,
+                    "displacement_ci_high": None,
+                    "displacement_scale": "crimes",
+                    "reason": "the upper end of the interval is not bounded with 2 target areas",
+                    "sensitivity": [
+                        _sens("did", "rose", 1.35, 1.05, 1.74),
+                    ],
+                },
+                "did": _did(1.35, 1.05, 1.74, 0.02)
+                | {
+                    "placebos": [
+                        {"estimate": 0.3, "se": 0.1, "p": 0.01, "extra": {"fake_start": "2023-07"}},
+                        {"estimate": 0.02, "se": 0.05, "p": 0.62},
+                    ],
+                    "warnings": [
+                        "placebo start 2023-07 shows a 'significant' effect (p = 0.010); "
+                        "the real estimate may reflect something other than the operation"
+                    ],
+                    "method": "wild cluster bootstrap (999 draws, Webb weights, seed 0)",
+                },
+                "monthly": _monthly([5] * 12 + [7] * 6, [2] * 12 + [2] * 6, [7] * 12 + [6] * 6),
+                "notes": ["difference-in-differences: fewer than 5 control areas (seed 004 4.2.2)"],
+            },
+            {
                 "id": "residents-views",
+                "label": "Residents' views",
                 "kind": "outcome",
                 "source": "survey:residents",
                 "survey": [
@@ -235,21 +376,57 @@ def results() -> dict[str, Any]:
             "operation_harms": [
                 {
                     "id": "enf-criminal-record",
+                    "label": "Criminal records making it harder for people to desist from crime",
                     "monitor": "drugs-crime",
+                    "monitor_label": "Drugs crime",
+                    "area": "target",
                     "mitigation": "Divert to treatment.",
                     "status": "measured",
                     "before_per_month": 20.0,
                     "after_per_month": 31.7,
                     "change_pct": 58.3,
-                }
+                    "summary": "Drugs crime in the target: 20.0 a month before, 31.7 a month after.",
+                },
+                {
+                    "id": "enf-stigmatisation",
+                    "label": "Stigmatisation of communities and groups",
+                    "monitor": None,
+                    "monitor_label": None,
+                    "area": "target",
+                    "mitigation": "Body-worn video reviewed monthly.",
+                    "status": "not monitored",
+                    "summary": "Not monitored: the plan names no indicator for it.",
+                },
             ],
             "statement": "Harm fell in the target and buffer; drugs records rose.",
         },
+        "force": "Test Constabulary",
+        "areas": {
+            "layer": "lsoa",
+            **{
+                role: [{"id": a, "name": AREA_NAMES[a]} for a in ids]
+                for role, ids in (
+                    ("target", ["E01990001", "E01990002"]),
+                    ("buffer", ["E01990003"]),
+                    ("control", ["E01990004", "E01990005"]),
+                )
+            },
+        },
+        "validation": {"valid": True, "ignored": False, "problems": []},
+        "flags": [
+            "Only 2 target areas: intervals are wide and a real change of 20% can be missed.",
+        ],
+        "next_steps": [
+            "A follow-up of 6 more months would detect a 20% fall in Robbery (80% power).",
+        ],
         "map": {
+            "kind": "polygons",
+            "reason": None,
             "areas": [
                 {
                     "area_id": f"E0199000{i}",
                     "role": r,
+                    "name": AREA_NAMES[f"E0199000{i}"],
                     "wkt": f"POLYGON(({i * 100} 0, {i * 100 + 100} 0, {i * 100 + 100} 100, {i * 100} 100, {i * 100} 0))",
                 }
                 for i, r in (
@@ -260,7 +437,12 @@ def results() -> dict[str, Any]:
                     (5, "control"),
                 )
             ],
-            "points": [[150.0, 50.0], [160.0, 40.0], [250.0, 20.0]],
+            "points": [
+                {"role": "target", "e": 150.0, "n": 50.0},
+                {"role": "target", "e": 160.0, "n": 40.0},
+                {"role": "buffer", "e": 250.0, "n": 20.0},
+                {"role": "control", "e": 420.0, "n": 60.0},
+            ],
         },
         "warnings": [],
     }

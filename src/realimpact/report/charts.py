@@ -185,49 +185,120 @@ def survey_chart(rows: list[dict[str, Any]], title: str) -> str | None:
 
 
 def area_map(
-    areas: list[dict[str, Any]], points: Sequence[tuple[float, float]] | None, title: str
+    areas: list[dict[str, Any]],
+    points: Sequence[Any] | None,
+    title: str,
+    *,
+    names: bool | None = None,
 ) -> str | None:
     """Areas coloured by role (target, buffer, control); optional record points.
 
-    areas: [{role, wkt}] in British National Grid. Partner reports pass no points.
+    areas: [{role, wkt, name?}] in British National Grid metres (may be empty
+    when only points are known). points: [{role, e, n}] (drawn in the colour
+    of their area's role) or bare [e, n] pairs (drawn dark grey). Partner
+    reports pass no points. Area names are written on the map when there are
+    few areas (``names=None``: up to 12).
     """
     import shapely
 
     geoms = []
-    for a in areas:
+    for a in areas or []:
         try:
-            geoms.append((a.get("role", "other"), shapely.from_wkt(a["wkt"])))
+            geoms.append((a.get("role", "other"), shapely.from_wkt(a["wkt"]), a.get("name")))
         except Exception:  # a malformed geometry is skipped, not fatal to the report
             continue
-    if not geoms:
+    by_role: dict[str, list[tuple[float, float]]] = {}
+    for p in points or []:
+        if isinstance(p, dict):
+            role, e, n = str(p.get("role") or "other"), p.get("e"), p.get("n")
+        elif isinstance(p, Sequence) and len(p) >= 2:
+            role, e, n = "", p[0], p[1]
+        else:
+            continue
+        if _finite(e, n):
+            by_role.setdefault(role, []).append((float(e), float(n)))
+    if not geoms and not by_role:
         return None
     with plt.rc_context(_RC):
-        fig, ax = plt.subplots(figsize=(5.2, 5.2))
-        for role, g in geoms:
+        fig, ax = plt.subplots(figsize=(5.6, 5.2))
+        roles_seen: set[str] = set()
+        for role, g, _ in geoms:
             for part in getattr(g, "geoms", [g]):
                 if part.geom_type != "Polygon":
                     continue
+                roles_seen.add(role)
                 xs, ys = part.exterior.xy
                 ax.fill(
                     xs,
                     ys,
                     color=ROLE_COLOURS.get(role, ROLE_COLOURS["other"]),
-                    alpha=0.75 if role != "other" else 0.5,
+                    alpha=(0.55 if by_role else 0.75) if role != "other" else 0.5,
                     ec="white",
-                    lw=0.5,
+                    lw=0.6,
                 )
-        if points:
-            px, py = zip(*points, strict=True)
-            ax.scatter(px, py, s=1.5, c="#222", alpha=0.35, lw=0, rasterized=True)
+        for role, pts in by_role.items():
+            px, py = zip(*pts, strict=True)
+            colour = ROLE_COLOURS.get(role, "#222") if role else "#222"
+            if geoms and role:
+                colour = "#222" if role == "other" else _darker(colour)
+            ax.scatter(
+                px,
+                py,
+                s=3 if not geoms else 1.5,
+                c=colour,
+                alpha=0.6 if not geoms else 0.4,
+                lw=0,
+                rasterized=True,
+            )
+            if role:
+                roles_seen.add(role)
+        show_names = names if names is not None else 0 < len(geoms) <= 12
+        if show_names:
+            for _, g, name in geoms:
+                if name and not g.is_empty:
+                    c = g.representative_point()
+                    ax.annotate(
+                        str(name),
+                        (c.x, c.y),
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="#111",
+                        bbox={
+                            "boxstyle": "round,pad=0.15",
+                            "fc": "white",
+                            "ec": "none",
+                            "alpha": 0.7,
+                        },
+                    )
         ax.set_aspect("equal")
         ax.set_axis_off()
+        legend = {
+            "target": "target",
+            "buffer": "buffer (displacement watch)",
+            "control": "control (comparison)",
+        }
         handles = [
-            matplotlib.patches.Patch(color=ROLE_COLOURS[r], label=r)
+            matplotlib.patches.Patch(color=ROLE_COLOURS[r], label=legend[r])
             for r in ("target", "buffer", "control")
+            if r in roles_seen or not roles_seen
         ]
-        ax.legend(handles=handles, frameon=False, loc="lower left", fontsize=8)
+        ax.legend(
+            handles=handles,
+            frameon=False,
+            loc="upper left",
+            bbox_to_anchor=(0, -0.02),
+            ncol=3,
+            fontsize=8,
+        )
         ax.set_title(title, loc="left")
         return _svg(fig, title)
+
+
+def _darker(hex_colour: str, f: float = 0.6) -> str:
+    h = hex_colour.lstrip("#")
+    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
+    return f"#{int(r * f):02x}{int(g * f):02x}{int(b * f):02x}"
 
 
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]

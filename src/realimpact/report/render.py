@@ -2,36 +2,46 @@
 
 Written for a chief inspector and a partner, not a statistician: what was
 planned, what was done (outputs, kept apart and never called impact), what
-changed (outcomes against a comparison group), where (displacement), for whom
-(residents' views, the harms the operation itself caused), with what
-confidence (design strength, assumption checks), and what to do next. The
-statistics arrive computed in ``results`` (the ``results.json`` contract in
-DESIGN.md); this module only words and draws them.
+changed (outcomes, one verdict per indicator from its primary design), where
+(displacement), for whom (residents' views, the harms the operation itself
+caused), with what confidence (design strength, assumption checks), and what
+to do next. The statistics arrive computed in ``results`` (the
+``results.json`` contract in DESIGN.md and docs/report.md); this module only
+words and draws them.
 
-Accepted ``results`` keys beyond the contract (all optional):
+The headline of each outcome or indirect indicator is its ``verdict``
+(``design``, ``change``, ``estimate``/``ci_low``/``ci_high`` on ``scale``,
+``displacement`` with its interval, ``reason``, ``sensitivity``): one line per
+indicator, its words taken from ``verdict.change`` and
+``verdict.displacement`` only. The other designs are shown as sensitivity
+checks, never as competing headlines. Results written before verdicts
+existed get one read from their difference-in-differences
+(:func:`verdict_of`), so old ``results.json`` files still render.
 
-``title``, ``generated_at``, ``plan`` (the plan YAML as a dict), ``design``
-({``msms_level``, ``statement``}), per indicator ``label``, ``crime_types``,
-``wdd`` ({estimate, se, z, ci_low, ci_high}), ``its`` ({level: {...}}),
-``series`` ({months, target, buffer, control}: monthly counts),
-``truth`` ({rate_ratio}); top level ``outputs`` ([{label, value, note}]),
-``surveys`` ([{label, group, role, item, design, before, after, diff, ci_low,
-ci_high, p, n}]), ``net_harm`` (the engine's ``crime_harm`` and ``operation_harms``, or
-``components`` [{label, value}] with value = harm prevented, positive = less harm)
-plus ``enforcement`` [{label, value, ...}]), ``map`` ({areas: [{area_id,
-role, wkt}], points: [[e, n], ...]}), ``notes`` ([str]), ``truth`` (a
-simulation's truth.json: analyst reports then show estimate beside truth).
+Other accepted keys (all optional): ``title``, ``generated_at``, ``force``,
+``plan`` (the plan as a dict), ``areas`` ({layer, target/buffer/control:
+[{id, name}]}), ``map`` ({kind: polygons | points | None, areas: [{area_id,
+role, name, wkt}], points: [{role, e, n}], reason}), ``validation`` ({valid,
+ignored, problems: [{level, path, message}]}), ``flags`` and ``next_steps``
+([str]), ``outputs_ledger``, ``net_harm`` (``crime_harm`` with its interval,
+``operation_harms`` [{id, label, monitor, monitor_label, area, status,
+before_per_month, after_per_month, summary}]), ``surveys``, ``notes``,
+``warnings`` and ``truth`` (a simulation's truth.json: analyst reports then
+show the estimate beside the truth).
 """
 
 from __future__ import annotations
 
 import html
 import math
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
+from markupsafe import escape as _m_escape
 
 from realimpact.errors import ValidationError
 from realimpact.report import charts
@@ -49,6 +59,32 @@ KIND_TEXT = {
     "indirect": "Indirect indicators",
     "output": "Outputs: police activity, not impact",
 }
+#: short names of the designs, as a chief inspector reads them
+DESIGN_SHORT = {
+    "did": "difference-in-differences",
+    "its": "interrupted time series",
+    "wdd": "weighted displacement difference",
+    "wdq": "weighted displacement quotient",
+    "synthetic": "synthetic control",
+    "survey": "before and after survey",
+}
+CHANGE_WORDS = {
+    "fell": "fell",
+    "rose": "rose",
+    "no_clear_change": "no clear change",
+    "not_estimable": "could not be estimated with these areas",
+}
+ROLE_TEXT = {
+    "target": "Target",
+    "buffer": "Buffer (where displacement would show)",
+    "control": "Comparison (control)",
+}
+SOURCE_TEXT = {
+    "police_uk": "police.uk recorded crime",
+    "stop_search": "police.uk stop and search",
+}
+#: ids that humanise badly ('asb' -> 'Asb'); the police.uk crime type as written
+KNOWN_LABELS = {"asb": "Anti-social behaviour"}
 
 
 def render_report(
@@ -94,6 +130,8 @@ def _env() -> jinja2.Environment:
     env.filters["pct"] = fmt_pct
     env.filters["p"] = fmt_p
     env.filters["share"] = fmt_share
+    env.filters["plain"] = plain
+    env.filters["rate"] = rate_text
     return env
 
 
@@ -135,6 +173,16 @@ def fmt_p(x: Any) -> str:
     return "p < 0.001" if v < 0.001 else f"p = {v:.3f}"
 
 
+def _signed(x: float, digits: int | None = None) -> str:
+    """'+8', '-3.2', '0' (no '+0' or '-0'); one decimal below 10 unless ``digits`` is given."""
+    if digits is None:
+        digits = 1 if abs(x) < 10 else 0
+    r = round(x, digits)
+    if r == 0:
+        return "0"
+    return f"{r:+,.{digits}f}"
+
+
 def evidence_words(p: float | None) -> str:
     """Plain words for the strength of evidence against 'no change'."""
     if p is None:
@@ -146,6 +194,169 @@ def evidence_words(p: float | None) -> str:
     if p < 0.10:
         return "weak evidence"
     return "no clear evidence"
+
+
+def _months_word(n: Any) -> str:
+    v = _f(n)
+    if v is None:
+        return ""
+    return f"{v:.0f} month" + ("" if v == 1 else "s")
+
+
+def rate_text(block: Any) -> str:
+    """'38.4 a month before (12 months) → 20.5 a month after (4 months)'.
+
+    Baseline and follow-up differ in length (12 against 6 months is usual), so
+    totals side by side would read as a fall that is only a shorter window.
+    A suppressed count (partner) is said as such, never turned into a rate.
+    """
+    if not isinstance(block, dict):
+        return "–"
+
+    def one(when: str) -> str:
+        total, months = block.get(when), block.get(f"months_{when}")
+        pm = block.get(f"per_month_{when}")
+        if isinstance(total, Suppressed) or isinstance(pm, Suppressed):
+            span = f" the {_months_word(months)}" if _f(months) else ""
+            return f"{total if isinstance(total, Suppressed) else pm} in{span} {when}"
+        if _f(pm) is None and _f(total) is not None and _f(months):
+            pm = total / months
+        if _f(pm) is not None:
+            span = f" ({_months_word(months)})" if _f(months) else ""
+            return f"{pm:,.1f} a month {when}{span}"
+        if _f(total) is not None:
+            return f"{fmt_num(total)} {when} (months not known)"
+        return f"– {when}"
+
+    return f"{one('before')} → {one('after')}"
+
+
+# --- plain words: no ids, no 'seed NNN', sources by author, title and section ----------
+
+
+def _documents() -> dict[str, dict[str, str]]:
+    try:
+        from realimpact.plans.catalogues import documents
+
+        return documents()
+    except Exception:  # the catalogues are not installed: cite by id
+        return {}
+
+
+def _cite_parts(doc: str, section: str = "") -> tuple[str, str, str]:
+    """(author and year, title, section) of a source document."""
+    doc = str(doc)[:3]
+    title = str((_documents().get(doc) or {}).get("title") or "")
+    section = " ".join(str(section or "").split())
+    if section and section[0].isdigit():
+        section = f"section {section}"
+    sec = f", {section}" if section else ""
+    if not title:
+        return f"source document {doc}", "", sec
+    m = re.match(r"^(?P<author>[^,()]+), (?P<title>.+?) \((?P<paren>[^()]*)\)$", title)
+    if m:
+        years = re.findall(r"\b(?:19|20)\d\d\b", m["paren"])
+        year = f" ({years[-1]})" if years else ""
+        return f"{m['author']}{year} ", m["title"], sec
+    return "", re.sub(r"\s*\([^()]*\)$", "", title), sec
+
+
+def cite(doc: str, section: str = "") -> Markup:
+    """'Home Office (2003) <em>Disrupting crack markets: a practice guide</em>, Table 3.1'.
+
+    ``doc`` is a short document id ('004') or a seed file name
+    ('004_ae25794091890fab.txt'); sections that are bare numbers read as
+    'section 3.4.2'.
+    """
+    pre, title, sec = _cite_parts(doc, section)
+    if not title:
+        return Markup("{}{}").format(pre, sec)
+    return Markup("{}<em>{}</em>{}").format(pre, title, sec)
+
+
+def cite_text(doc: str, section: str = "") -> str:
+    """:func:`cite` without markup (for lines built as plain text)."""
+    return "".join(_cite_parts(doc, section))
+
+
+_SEED_RNG = re.compile(r"[,;]\s*seed \d+\b")  # a random-number seed in a method string
+_SEED_DOC = re.compile(
+    r"\b[Ss]eeds? (\d{3})\b(?:,?\s+((?:section |Table |Box |Figure |Appendix )?\d[\d.\-–]*))?"
+)
+_RAW_ID = re.compile(r"\b(?:enf|ph|hm)-[a-z0-9]+(?:-[a-z0-9]+)+\b")
+
+
+def plain(text: Any) -> Markup:
+    """Free text from results, made fit for the page: escaped, sources cited, no seeds.
+
+    'None' and missing values become an empty string; a harm or consequence
+    id ('enf-criminal-record') becomes its catalogue name.
+    """
+    if text is None or (isinstance(text, float) and not math.isfinite(text)):
+        return Markup("")
+    if isinstance(text, Markup):
+        return text
+    s = _SEED_RNG.sub("", str(text))
+    out, pos = Markup(""), 0
+    for m in _SEED_DOC.finditer(s):
+        out += _m_escape(_ids_to_names(s[pos : m.start()]))
+        out += cite(m[1], m[2] or "")
+        pos = m.end()
+    return out + _m_escape(_ids_to_names(s[pos:]))
+
+
+def plain_text(text: Any) -> str:
+    """:func:`plain` as unescaped text (for lines that are escaped once, on the page)."""
+    if text is None or (isinstance(text, float) and not math.isfinite(text)):
+        return ""
+    s = _SEED_RNG.sub("", str(text))
+    s = _SEED_DOC.sub(lambda m: cite_text(m[1], m[2] or ""), s)
+    return _ids_to_names(s)
+
+
+def _ids_to_names(s: str) -> str:
+    def name(m: re.Match) -> str:
+        n = catalogue_name(m[0])
+        return n if n != m[0] else m[0]
+
+    return _RAW_ID.sub(name, s)
+
+
+def catalogue_name(item_id: str) -> str:
+    """Readable name of a harm or tactic id from the catalogues; the id when unknown.
+
+    Reports are read by people who never saw the catalogues, so ids alone
+    ('ph-increase-violence') would hide what the plan said.
+    """
+    try:
+        from realimpact.harm.taxonomy import get_harm
+
+        return str(get_harm(item_id)["name"])
+    except Exception:  # not a harm id, or the taxonomy is not installed
+        pass
+    try:
+        from realimpact.plans.catalogues import get_tactic
+
+        return str(get_tactic(item_id).name)
+    except Exception:
+        return item_id
+
+
+def _harm_source(item_id: str) -> Markup:
+    try:
+        from realimpact.harm.taxonomy import get_harm
+
+        h = get_harm(item_id)
+    except Exception:
+        return Markup("")
+    return (
+        cite(str(h.get("source") or ""), str(h.get("section") or ""))
+        if h.get("source")
+        else Markup("")
+    )
+
+
+# --- verdicts: one claim per indicator --------------------------------------------------
 
 
 def _rr(did: dict[str, Any]) -> tuple[float | None, float | None, float | None]:
@@ -160,6 +371,168 @@ def _rr(did: dict[str, Any]) -> tuple[float | None, float | None, float | None]:
     return tuple(math.exp(v) if v is not None else None for v in (est, lo, hi))  # type: ignore[return-value]
 
 
+def verdict_of(ind: dict[str, Any]) -> dict[str, Any] | None:
+    """The indicator's verdict; for results written before verdicts, one read from its DiD.
+
+    Outputs and process indicators have none (a ledger, never an impact claim).
+    The fallback reads only the difference-in-differences interval against 1,
+    the same rule the engine states in ``verdict.reason``.
+    """
+    if "verdict" in ind:
+        v = ind["verdict"]
+        return v if isinstance(v, dict) else None
+    if str(ind.get("kind", "outcome")) not in ("outcome", "indirect"):
+        return None
+    did = ind.get("did")
+    if not isinstance(did, dict) or not did:
+        return None
+    rr, lo, hi = _rr(did)
+    if rr is None or lo is None or hi is None:
+        change, reason = "not_estimable", "the interval could not be bounded with these areas"
+    elif hi < 1:
+        change, reason = "fell", f"95% interval {lo:.2f} to {hi:.2f} excludes no change"
+    elif lo > 1:
+        change, reason = "rose", f"95% interval {lo:.2f} to {hi:.2f} excludes no change"
+    else:
+        change, reason = "no_clear_change", f"95% interval {lo:.2f} to {hi:.2f} includes no change"
+    return {
+        "design": "did",
+        "design_label": "difference-in-differences",
+        "design_reason": "the only design with a comparison group in these results",
+        "change": change,
+        "estimate": rr,
+        "ci_low": lo,
+        "ci_high": hi,
+        "no_change": 1.0,
+        "scale": "rate_ratio",
+        "displacement": "not_estimable",
+        "reason": reason,
+        "sensitivity": [],
+    }
+
+
+def effect_text(v: dict[str, Any]) -> str:
+    """'rate ratio 0.71, 95% CI 0.55–0.92' (or crimes a month, or crimes)."""
+    scale = str(v.get("scale") or "rate_ratio")
+    est, lo, hi = (_f(v.get(k)) for k in ("estimate", "ci_low", "ci_high"))
+    if est is None:
+        return ""
+    bounded = lo is not None and hi is not None
+    if scale == "rate_ratio":
+        out = f"rate ratio {est:.2f}"
+        ci = f"95% CI {lo:.2f}–{hi:.2f}" if bounded else ""
+    elif scale == "crimes_per_month":
+        out = f"{_signed(est, 1)} a month"
+        ci = f"95% CI {_signed(lo, 1)} to {_signed(hi, 1)}" if bounded else ""
+    else:
+        out = f"{_signed(est)} crimes"
+        ci = f"95% CI {_signed(lo)} to {_signed(hi)}" if bounded else ""
+    return f"{out}, {ci}" if ci else out
+
+
+def _design_short(v: dict[str, Any]) -> str:
+    d = v.get("design")
+    return DESIGN_SHORT.get(str(d), str(v.get("design_label") or d or "")) if d else ""
+
+
+def change_words(v: dict[str, Any]) -> str:
+    return CHANGE_WORDS.get(str(v.get("change")), "could not be estimated with these areas")
+
+
+def _estimable(v: dict[str, Any]) -> bool:
+    return str(v.get("change")) in ("fell", "rose", "no_clear_change") and bool(effect_text(v))
+
+
+def verdict_short(v: dict[str, Any]) -> str:
+    """verdict_text without the reason: 'could not be estimated ... (interrupted time series)'."""
+    if _estimable(v):
+        return verdict_text(v)
+    design = _design_short(v)
+    return f"{change_words(v)}{f' ({design})' if design else ''}"
+
+
+def verdict_text(v: dict[str, Any]) -> str:
+    """'fell (rate ratio 0.71, 95% CI 0.55–0.92, difference-in-differences)'."""
+    words, design = change_words(v), _design_short(v)
+    if _estimable(v):
+        inner = ", ".join(x for x in (effect_text(v), design) if x)
+        return f"{words} ({inner})"
+    reason = plain_text(v.get("reason")) or "no interval"
+    return f"{words} ({(design + ': ') if design else ''}{reason})"
+
+
+def displacement_text(v: dict[str, Any], has_buffer: bool) -> str:
+    """The displacement clause, from ``verdict.displacement`` and its interval only."""
+    d = str(v.get("displacement") or "not_estimable")
+    lo, hi = _f(v.get("displacement_ci_low")), _f(v.get("displacement_ci_high"))
+    est = _f(v.get("displacement_estimate"))
+    unit = "crimes" if v.get("displacement_scale", "crimes") == "crimes" else "a month"
+    ci = (
+        f"95% CI {_signed(lo)} to {_signed(hi)} {unit}" if lo is not None and hi is not None else ""
+    )
+    est_t = f"{_signed(est)} {unit}" if est is not None else ""
+    inner = ", ".join(x for x in (est_t, ci) if x)
+    if d == "displacement":
+        return f"Displacement to the buffer ({inner})." if inner else "Displacement to the buffer."
+    if d == "diffusion":
+        return (
+            f"Diffusion of benefits to the buffer ({inner})."
+            if inner
+            else "Diffusion of benefits to the buffer."
+        )
+    if d == "none_detected":
+        if lo is not None and hi is not None:
+            return (
+                f"No displacement detected to the buffer (could not rule out "
+                f"{_signed(lo)} to {_signed(hi)} {unit})."
+            )
+        return "No displacement detected to the buffer."
+    if not has_buffer:
+        return "Displacement not measured: the plan has no buffer areas."
+    return "Displacement could not be estimated with these areas."
+
+
+def verdict_line(label: str, v: dict[str, Any] | None, has_buffer: bool) -> str:
+    """One line for 'At a glance': the change, then where it went. Never two claims."""
+    if not v:
+        return f"{label}: not estimated (see What changed)."
+    line = f"{label}: {verdict_text(v)}."
+    if _estimable(v) or v.get("displacement") in ("displacement", "diffusion", "none_detected"):
+        line += " " + displacement_text(v, has_buffer)
+    return line
+
+
+def net_harm_line(ch: Any) -> str | None:
+    """The net harm headline, following its interval (estimate = harm prevented)."""
+    if not isinstance(ch, dict):
+        return None
+    est, lo, hi = (_f(ch.get(k)) for k in ("estimate", "ci_low", "ci_high"))
+    unit = _harm_unit(ch)
+    if est is None:
+        return "Crime harm could not be estimated with these areas."
+    if lo is None or hi is None:
+        return (
+            f"Crime harm could not be estimated with these areas (estimate "
+            f"{fmt_num(est)} {unit} prevented, interval not available)."
+        )
+    ci = f"95% CI {fmt_num(lo)} to {fmt_num(hi)}"
+    if lo > 0:
+        return f"Crime harm fell across target and buffer: {fmt_num(est)} {unit} prevented ({ci})."
+    if hi < 0:
+        return f"Crime harm rose across target and buffer: {fmt_num(-est)} {unit} added ({ci})."
+    return (
+        f"No clear change in crime harm across target and buffer "
+        f"({fmt_num(est)} {unit} prevented, {ci}, which includes no change)."
+    )
+
+
+def _harm_unit(ch: dict[str, Any]) -> str:
+    unit = str(ch.get("unit") or "")
+    if unit.startswith("days"):
+        return "days of harm"
+    return unit.split(" (")[0] or "harm units"
+
+
 def change_sentence(
     label: str,
     rr: float | None,
@@ -168,18 +541,23 @@ def change_sentence(
     p: float | None,
     comparison: str = "the comparison areas",
 ) -> str:
-    """'Violence fell by 14% (95% CI 5% to 22% fall) relative to ...; strong evidence.'"""
+    """'Violence fell by 14% (95% interval -22% to -5%) relative to ...'; for a verdict's rate ratio.
+
+    The verb follows the interval, not the point estimate: an interval that
+    includes no change reads 'no clear change'.
+    """
     if rr is None:
         return f"{label}: no estimate (see the notes)."
     pct = (rr - 1) * 100
-    verb = "fell" if pct < 0 else "rose"
     ci = ""
     if lo is not None and hi is not None:
         ci = f" (95% interval {(lo - 1) * 100:+.0f}% to {(hi - 1) * 100:+.0f}%)"
-    return (
-        f"{label} {verb} by {abs(pct):.0f}%{ci} relative to {comparison}: "
-        f"{evidence_words(p)} of a real change ({fmt_p(p)})."
-    )
+        if lo <= 1 <= hi:
+            return f"{label}: no clear change relative to {comparison}{ci}."
+    elif lo is None or hi is None:
+        return f"{label}: could not be estimated with these areas."
+    verb = "fell" if pct < 0 else "rose"
+    return f"{label} {verb} by {abs(pct):.0f}%{ci} relative to {comparison}."
 
 
 # --- the view model ------------------------------------------------------------------
@@ -193,23 +571,17 @@ def _label(ind: dict[str, Any]) -> str:
         return str(types[0])
     if ind.get("source") == "stop_search":
         return "Stop and search" + (f" ({', '.join(types)})" if types else "")
-    return str(ind.get("id", "indicator")).replace("-", " ").capitalize()
+    iid = str(ind.get("id", "indicator"))
+    return KNOWN_LABELS.get(iid.lower(), iid.replace("-", " ").replace("_", " ").capitalize())
 
 
-def _per_month(block: Any) -> tuple[Any, Any]:
-    """(before, after) a month when the months are known, else the totals.
-
-    Baseline and follow-up differ in length (12 against 6 months is usual), so
-    totals side by side would read as a fall that is only a shorter window.
-    """
-    if not isinstance(block, dict):
-        return None, None
-    b, a = block.get("before"), block.get("after")
-    mb, ma = _f(block.get("months_before")), _f(block.get("months_after"))
-    if mb and ma:
-        b = b / mb if _f(b) is not None else b
-        a = a / ma if _f(a) is not None else a
-    return b, a
+def _source_text(ind: dict[str, Any]) -> str:
+    src = str(ind.get("source") or "")
+    text = SOURCE_TEXT.get(src) or (
+        f"survey ({src.split(':', 1)[1]})" if src.startswith("survey:") else src
+    )
+    types = ind.get("crime_types") or []
+    return f"{text}: {', '.join(map(str, types))}" if types else text
 
 
 def _pct_change(before: Any, after: Any) -> float | None:
@@ -217,6 +589,155 @@ def _pct_change(before: Any, after: Any) -> float | None:
     if b is None or a is None or b == 0:
         return None
     return (a / b - 1) * 100
+
+
+def _per_month(block: Any) -> tuple[Any, Any]:
+    if not isinstance(block, dict):
+        return None, None
+    out = []
+    for when in ("before", "after"):
+        pm, total, months = (
+            block.get(f"per_month_{when}"),
+            block.get(when),
+            _f(block.get(f"months_{when}")),
+        )
+        if _f(pm) is None and _f(total) is not None and months:
+            pm = total / months
+        out.append(pm if pm is not None else total)
+    return out[0], out[1]
+
+
+def _area_lists(data: dict[str, Any], plan: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+    """Areas by role as [{id, name}], names from ``results.areas`` or the map."""
+    names: dict[str, str] = {}
+    top = data.get("areas") if isinstance(data.get("areas"), dict) else {}
+    m = data.get("map") if isinstance(data.get("map"), dict) else {}
+    for a in m.get("areas") or []:
+        if isinstance(a, dict) and a.get("name"):
+            names[str(a.get("area_id"))] = str(a["name"])
+    out: dict[str, list[dict[str, str]]] = {}
+    plan_areas = plan.get("areas") or {}
+    for role in ("target", "buffer", "control"):
+        rows: list[dict[str, str]] = []
+        given = top.get(role)
+        items = given if isinstance(given, list) else plan_areas.get(role) or []
+        for a in items:
+            if isinstance(a, dict):
+                aid, nm = str(a.get("id", "")), a.get("name")
+            else:
+                aid, nm = str(a), None
+            rows.append({"id": aid, "name": str(nm or names.get(aid) or "")})
+        out[role] = rows
+    return out
+
+
+def _map_view(data: dict[str, Any], audience: str) -> tuple[str | None, str | None, str]:
+    """(svg, why there is no map, caption). Partner reports never draw points."""
+    m = data.get("map")
+    if not isinstance(m, dict):
+        return None, "No map: the results carry no area boundaries or record locations.", ""
+    polys = [a for a in m.get("areas") or [] if isinstance(a, dict) and a.get("wkt")]
+    kind = m.get("kind", "polygons" if polys else None)
+    pts = m.get("points") if audience == "analyst" else None
+    reason = plain_text(m.get("reason")) if m.get("reason") else ""
+    if polys and kind != "points":
+        svg = charts.area_map(polys, pts, "Target, buffer and control areas")
+        if svg:
+            cap = "Areas of the plan, coloured by role"
+            if pts:
+                cap += "; dots: the police.uk location of each record (analyst version only)"
+            return svg, None, cap + "."
+    if kind == "points" or (kind is None and m.get("points")):
+        if audience != "analyst":
+            why = (
+                "No map in the partner version: the store holds no boundaries for these areas, "
+                "and the locations of individual records are never shown to partners."
+            )
+            return None, why, ""
+        svg = charts.area_map(polys, pts, "Target, buffer and control areas (record locations)")
+        if svg:
+            cap = (
+                "No boundaries for these areas are in the store: each dot is the police.uk "
+                "location of a record, coloured by the role of its area (analyst version only)."
+            )
+            return svg, None, cap
+    why = (
+        str(reason) or "No map: the store holds no boundaries or record locations for these areas."
+    )
+    if not why.lower().startswith("no map"):
+        why = f"No map: {why}"
+    return None, why, ""
+
+
+def _checks(block: Any, design: str) -> list[tuple[str, str]]:
+    """Assumption checks a design reported, each said once, in words.
+
+    A 'significant' placebo is one statement (how many, which fake start,
+    what it means); the design's own placebo warning is folded into it.
+    """
+    out: list[str] = []
+    if not isinstance(block, dict):
+        return []
+    name = DESIGN_SHORT.get(design, design)
+    pt = block.get("pre_trend")
+    if isinstance(pt, dict) and _f(pt.get("p")) is not None:
+        ok = pt["p"] >= 0.05
+        out.append(
+            f"Trends before the start "
+            f"{'ran parallel' if ok else 'differed'} in target and comparison areas "
+            f"({fmt_p(pt['p'])})."
+        )
+    pl = block.get("placebos")
+    if pl is None and isinstance(block.get("placebo"), dict):
+        pl = [block["placebo"]]
+    pl = [x for x in pl or [] if isinstance(x, dict) and _f(x.get("p")) is not None]
+    if pl:
+        bad = [x for x in pl if x["p"] < 0.05]
+        if not bad:
+            out.append(
+                f"Placebo start dates in the baseline: none of {len(pl)} "
+                "showed a change, as expected if only the operation changed things."
+            )
+        else:
+            which = ", ".join(
+                f"fake start {(x.get('extra') or {}).get('fake_start')}, {fmt_p(x['p'])}"
+                if (x.get("extra") or {}).get("fake_start")
+                else fmt_p(x["p"])
+                for x in bad
+            )
+            out.append(
+                f"Placebo start dates in the baseline: {len(bad)} of "
+                f"{len(pl)} showed a 'change' where none should be ({which}), so the estimate "
+                "may reflect something other than the operation."
+            )
+    for w in block.get("warnings") or []:
+        if str(w).startswith("placebo start"):
+            continue  # said once above
+        w = str(w)
+        out.append(w[:1].upper() + w[1:])
+    return [(name, t) for t in out]
+
+
+def _sensitivity(v: dict[str, Any] | None) -> list[dict[str, str]]:
+    rows = []
+    for s in (v or {}).get("sensitivity") or []:
+        if not isinstance(s, dict):
+            continue
+        words = change_words(s)
+        eff = effect_text(s) if _estimable(s) else ""
+        rows.append(
+            {
+                "design": _design_short(s),
+                "label": str(s.get("design_label") or _design_short(s)),
+                "change": words,
+                "effect": eff,
+                # a check that could not be estimated neither agrees nor disagrees
+                "agrees": not eff
+                or not _estimable(v or {})
+                or str(s.get("change")) == str((v or {}).get("change")),
+            }
+        )
+    return rows
 
 
 def build_view(data: dict[str, Any], audience: str, threshold: int) -> dict[str, Any]:
@@ -228,88 +749,146 @@ def build_view(data: dict[str, Any], audience: str, threshold: int) -> dict[str,
     baseline = _window(plan, indicators, "baseline")
     op_from = str(plan.get("start") or follow[0] or "") or None
     op_to = str(plan.get("end") or follow[1] or "") or None
+    areas = _area_lists(data, plan)
+    has_buffer = bool(areas["buffer"])
+
+    planned = {str(i.get("id")): i for i in plan.get("indicators") or [] if isinstance(i, dict)}
+    labels = {
+        str(i.get("id")): _label({**planned.get(str(i.get("id")), {}), **i}) for i in indicators
+    }
+    for pid, pi in planned.items():
+        labels.setdefault(pid, _label(pi))
 
     rows: dict[str, list[dict[str, Any]]] = {k: [] for k in KIND_ORDER}
     forest: list[dict[str, Any]] = []
     series_svgs: list[dict[str, str]] = []
     displacement: list[dict[str, Any]] = []
-    planned = {str(i.get("id")): i for i in plan.get("indicators") or [] if isinstance(i, dict)}
+    glance: list[dict[str, str]] = []
+    checks: list[dict[str, str]] = []
     for ind in indicators:
         kind = str(ind.get("kind", "outcome"))
-        if ind.get("survey") and not ind.get("did"):
+        iid = str(ind.get("id"))
+        label = labels[iid]
+        v = verdict_of(ind)
+        is_survey = bool(ind.get("survey")) and not ind.get("did")
+        if kind in ("outcome", "indirect"):
+            if v:
+                glance.append({"id": iid, "line": verdict_line(label, v, has_buffer)})
+            elif is_survey:
+                glance.append({"id": iid, "line": f"{label}: survey results in 'For whom' below."})
+            else:
+                glance.append({"id": iid, "line": f"{label}: not estimated (see What changed)."})
+        if is_survey:
             continue  # survey indicators are shown under "for whom"
-        label = _label({**planned.get(str(ind.get("id")), {}), **ind})
         did = ind.get("did") or {}
         rr, lo, hi = _rr(did)
-        p = _f(did.get("p")) if isinstance(did, dict) else None
         tr = ind.get("truth") or truth_ind.get(ind.get("id"), {})
         true_rr = (
             _f(tr.get("rate_ratio")) if isinstance(tr, dict) and audience == "analyst" else None
         )
-        t = ind.get("target") or {}
-        c = ind.get("control") or {}
-        b = ind.get("buffer") or {}
+        t, b, c = (ind.get(r) or {} for r in ("target", "buffer", "control"))
+        own_checks = _checks(did, "did") + _checks(ind.get("its"), "its")
+        for design, text in own_checks:
+            checks.append({"label": label, "design": design, "text": text})
         row = {
-            "id": ind.get("id"),
+            "id": iid,
             "label": label,
             "kind": kind,
-            "target": t,
-            "buffer": b,
-            "control": c,
+            "blocks": [
+                {"role": r, "text": ROLE_TEXT[r], "block": x}
+                for r, x in (("target", t), ("buffer", b), ("control", c))
+                if isinstance(x, dict) and x
+            ],
             "pm": {
                 role: _per_month(x) for role, x in (("target", t), ("buffer", b), ("control", c))
             },
             "target_change": _pct_change(*_per_month(t)),
             "control_change": _pct_change(*_per_month(c)),
+            "verdict": v,
+            "verdict_text": verdict_short(v) if v else "",
+            "change_words": change_words(v) if v else "not estimated",
+            "change": str(v.get("change")) if v else "",
+            "effect": effect_text(v) if v and _estimable(v) else "",
+            "design": _design_short(v) if v else "",
+            "design_label": plain(v.get("design_label")) if v else "",
+            "design_reason": plain(v.get("design_reason")) if v else "",
+            "reason": plain(v.get("reason")) if v else "",
+            "displacement_text": displacement_text(v, has_buffer) if v else "",
+            "sensitivity": _sensitivity(v),
             "rr": rr,
             "lo": lo,
             "hi": hi,
-            "p": p,
-            "evidence": evidence_words(p) if rr is not None else "",
-            "sentence": change_sentence(label, rr, lo, hi, p),
             "true_rr": true_rr,
             "covered": (lo <= true_rr <= hi) if None not in (lo, hi, true_rr) else None,
-            "checks": _checks(did)
-            + ([str(w) for w in did.get("warnings") or []] if isinstance(did, dict) else []),
-            "notes": [str(n) for n in ind.get("notes") or []],
+            "notes": _dedupe(plain(n) for n in ind.get("notes") or []),
         }
         rows.setdefault(kind, []).append(row)
-        if kind != "output" and rr is not None:
-            forest.append({"label": label, "rr": rr, "lo": lo, "hi": hi, "true": true_rr})
+        if (
+            v
+            and kind != "output"
+            and v.get("scale", "rate_ratio") == "rate_ratio"
+            and _estimable(v)
+            and _f(v.get("ci_low")) is not None
+            and _f(v.get("ci_high")) is not None
+        ):
+            forest.append(
+                {
+                    "label": label,
+                    "rr": v["estimate"],
+                    "lo": v["ci_low"],
+                    "hi": v["ci_high"],
+                    "true": true_rr if v.get("design") == "did" else None,
+                }
+            )
         months, lines = _series_of(ind)
         if audience == "partner" and any(
-            sum(v is None for v in ys) > len(ys) / 4 for ys in lines.values()
+            sum(x is None for x in ys) > len(ys) / 4 for ys in lines.values()
         ):
             # a line broken by many hidden months misleads; say why it is missing
             row["notes"].append(
-                f"Monthly chart withheld: too many months below {threshold} to show safely."
+                plain(f"Monthly chart withheld: too many months below {threshold} to show safely.")
             )
             months = []
         if months:
             svg = charts.series_chart(months, lines, op_from, op_to, baseline[0], label)
             if svg:
+                row["svg"] = svg
                 series_svgs.append({"label": label, "kind": kind, "svg": svg})
         w = ind.get("wdq")
-        if isinstance(w, dict) and kind != "output":
+        if kind != "output" and (isinstance(w, dict) or v):
+            wdd = ind.get("wdd") or {}
             displacement.append(
                 {
                     "label": label,
-                    "wdq": w,
-                    "wdd": ind.get("wdd") or {},
-                    "reading": _wdq_reading(w),
+                    "verdict": displacement_text(v, has_buffer) if v else "",
+                    "kind": str((v or {}).get("displacement") or ""),
+                    "buffer": b,
+                    "wdq": w if isinstance(w, dict) else {},
+                    "wdd": wdd,
+                    "wdd_poisson": wdd.get("poisson") if isinstance(wdd, dict) else None,
+                    "wdd_interval": (
+                        "overdispersion-aware (quasi-Poisson)"
+                        if isinstance(wdd, dict) and wdd.get("interval") == "quasi_poisson"
+                        else "Poisson (as published)"
+                    ),
+                    "reading": _wdq_reading(w) if isinstance(w, dict) else "",
                 }
             )
 
     surveys = _surveys_of(data, indicators)
-
     net = data.get("net_harm") or {}
-    net_items, net_rows, enforcement, net_unit = _net_harm(net)
-    areas = plan.get("areas") or {}
-    map_svg = None
-    m = data.get("map")
-    if isinstance(m, dict) and m.get("areas"):
-        pts = m.get("points") if audience == "analyst" else None
-        map_svg = charts.area_map(m["areas"], pts, "Target, buffer and control areas")
+    net_items, net_rows, enforcement, net_unit = _net_harm(net, labels)
+    map_svg, map_note, map_caption = _map_view(data, audience)
+    net_line = net_harm_line(net.get("crime_harm")) if isinstance(net, dict) else None
+
+    validation = data.get("validation") if isinstance(data.get("validation"), dict) else {}
+    header = [f"Results analysis of plan {data.get('plan_id') or plan.get('id') or ''}".strip()]
+    if data.get("force"):
+        header.append(str(data["force"]))
+    if op_from:
+        header.append(f"operation {op_from} to {op_to}")
+    if baseline[0]:
+        header.append(f"baseline {baseline[0]} to {baseline[1]}")
 
     view = {
         "audience": audience,
@@ -318,22 +897,27 @@ def build_view(data: dict[str, Any], audience: str, threshold: int) -> dict[str,
         or plan.get("title")
         or f"Results analysis: {data.get('plan_id')}",
         "plan_id": data.get("plan_id"),
+        "header": " · ".join(header),
+        "force": data.get("force"),
         "generated_at": data.get("generated_at")
         or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "op_from": op_from,
         "op_to": op_to,
         "baseline": baseline,
         "follow_up": follow,
-        "plan": _plan_view(plan),
-        "areas": {r: list(areas.get(r) or []) for r in ("target", "buffer", "control")},
-        "layer": areas.get("layer", "lsoa"),
+        "plan": _plan_view(plan, labels),
+        "areas": areas,
+        "role_text": ROLE_TEXT,
+        "layer": str(
+            (data.get("areas") or {}).get("layer") or (plan.get("areas") or {}).get("layer", "lsoa")
+        ),
         "rows": rows,
         "kind_order": [k for k in KIND_ORDER if rows.get(k)],
         "kind_text": KIND_TEXT,
         "outputs": _outputs_of(data, indicators),
         "forest_svg": charts.forest_chart(
             forest,
-            "Change relative to comparison areas (rate ratio, 95% interval)",
+            "Change relative to what was expected (rate ratio, 95% interval)",
             "rate ratio (below 1 = fewer than expected)",
         ),
         "series_svgs": series_svgs,
@@ -341,6 +925,7 @@ def build_view(data: dict[str, Any], audience: str, threshold: int) -> dict[str,
         "surveys": surveys,
         "survey_svg": charts.survey_chart(surveys, "Residents' and professionals' views"),
         "net": net,
+        "net_line": net_line,
         "net_rows": net_rows,
         "enforcement": enforcement,
         "net_svg": charts.bar_chart(
@@ -350,16 +935,80 @@ def build_view(data: dict[str, Any], audience: str, threshold: int) -> dict[str,
             positive_is_good=True,
         ),
         "map_svg": map_svg,
+        "map_note": map_note,
+        "map_caption": map_caption,
         "design": data.get("design") or _design_of(indicators),
-        "designs": _designs_of(indicators),
-        "notes": [str(n) for n in (data.get("notes") or []) + (data.get("warnings") or [])],
+        "primary": _primary_designs(indicators, labels),
+        "designs": _designs_of(indicators, labels),
+        "checks": _dedupe_checks(checks),
+        "notes": _general_notes(data, indicators, labels),
+        "flags": _dedupe(plain(f) for f in data.get("flags") or []),
+        "validation": {
+            "failed": validation.get("valid") is False,
+            "ignored": bool(validation.get("ignored")),
+            "problems": [
+                {
+                    "level": str(pr.get("level") or "error"),
+                    "path": str(pr.get("path") or ""),
+                    "message": plain(pr.get("message")),
+                }
+                for pr in validation.get("problems") or []
+                if isinstance(pr, dict)
+            ],
+        },
+        "glance": glance,
         "truth": truth if isinstance(truth, dict) else None,
         "truth_rows": _truth_rows(rows) if truth else [],
     }
     view["limitations"] = _limitations(view, indicators)
     view["summary"] = _summary(view)
-    view["next_steps"] = _next_steps(view)
+    view["next_steps"] = _next_steps(view, data)
     return view
+
+
+def _dedupe(items: Any) -> list[Any]:
+    """Each text once, in first-seen order (case and spacing ignored)."""
+    seen: set[str] = set()
+    out = []
+    for x in items:
+        key = " ".join(str(x).lower().split())
+        if key and key not in seen:
+            seen.add(key)
+            out.append(x)
+    return out
+
+
+def _dedupe_checks(checks: list[dict[str, str]]) -> list[dict[str, str]]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for c in checks:
+        key = (c["label"], " ".join(c["text"].lower().split()))
+        if key not in seen:
+            seen.add(key)
+            out.append({"label": c["label"], "design": c["design"], "text": plain(c["text"])})
+    return out
+
+
+def _general_notes(
+    data: dict[str, Any], indicators: list[dict[str, Any]], labels: dict[str, str]
+) -> list[Markup]:
+    """Top-level notes and warnings, each once; those already shown with an indicator dropped."""
+    shown = {
+        " ".join(f"{i.get('id')}: {n}".lower().split())
+        for i in indicators
+        for n in (i.get("notes") or [])
+    }
+    out = []
+    for n in list(data.get("notes") or []) + list(data.get("warnings") or []):
+        key = " ".join(str(n).lower().split())
+        if key in shown:
+            continue
+        text = str(n)
+        iid, sep, rest = text.partition(": ")
+        if sep and iid in labels:
+            text = f"{labels[iid]}: {rest}"
+        out.append(plain(text))
+    return _dedupe(out)
 
 
 # Coverage of 95% intervals, and share of "p < 0.05" when nothing happened, measured
@@ -392,14 +1041,23 @@ def _limitations(v: dict[str, Any], indicators: list[dict[str, Any]]) -> list[st
             f"{100 * false_pos:.0f}% of operations that had no effect"
             + (": treat p-values near 0.05 as weak." if false_pos > 0.06 else ".")
         )
-    if any(isinstance(i.get("wdd"), dict) and i["wdd"] for i in indicators):
+    wdds = [i["wdd"] for i in indicators if isinstance(i.get("wdd"), dict) and i["wdd"]]
+    if wdds:
+        qp = any(w.get("interval") == "quasi_poisson" for w in wdds)
+        first = (
+            "The WDD intervals shown allow for counts that vary more than Poisson counts "
+            f"(quasi-Poisson; they held the truth {100 * VALIDATED_WDD['quasi_poisson']:.0f}% "
+            "of the time in simulation). The published Poisson interval, shown beside them for "
+            f"comparison, is too narrow (it held the truth {100 * VALIDATED_WDD['poisson']:.0f}%)."
+            if qp
+            else "The WDD's published interval assumes Poisson counts; real counts vary more, "
+            f"so it is too narrow (it held the truth {100 * VALIDATED_WDD['poisson']:.0f}% of "
+            f"the time in simulation, against {100 * VALIDATED_WDD['quasi_poisson']:.0f}% for "
+            "the quasi-Poisson interval)."
+        )
         out.append(
-            "The WDD's published interval assumes Poisson counts; real counts vary more, so it "
-            f"is too narrow (it held the truth {100 * VALIDATED_WDD['poisson']:.0f}% of the time "
-            "in simulation; the quasi-Poisson interval in results.json held it "
-            f"{100 * VALIDATED_WDD['quasi_poisson']:.0f}%). The WDD also measures changes in "
-            "crimes a month: where target and control differ in size, seasons alone can move it "
-            "away from zero."
+            first + " The WDD also measures changes in crimes a month: where target and control "
+            "differ in size, seasons alone can move it away from zero."
         )
     return out
 
@@ -410,30 +1068,6 @@ def _window(plan: dict, indicators: list[dict], key: str) -> tuple[str | None, s
         if isinstance(w, dict) and w.get("from"):
             return str(w.get("from")), str(w.get("to"))
     return None, None
-
-
-def _checks(did: Any) -> list[str]:
-    """Assumption checks the design reported, in words."""
-    out: list[str] = []
-    if not isinstance(did, dict):
-        return out
-    pt = did.get("pre_trend")
-    if isinstance(pt, dict) and _f(pt.get("p")) is not None:
-        ok = pt["p"] >= 0.05
-        out.append(
-            f"Trends before the start {'ran parallel' if ok else 'differed'} "
-            f"in target and comparison areas ({fmt_p(pt['p'])})."
-        )
-    pl = [
-        x for x in did.get("placebos") or [] if isinstance(x, dict) and _f(x.get("p")) is not None
-    ]
-    if pl:
-        bad = sum(1 for x in pl if x["p"] < 0.05)
-        out.append(
-            f"Placebo start dates in the baseline: {bad} of {len(pl)} showed a 'change' "
-            f"({'as expected by chance' if bad <= max(1, len(pl) // 10) else 'a warning sign'})."
-        )
-    return out
 
 
 def _wdq_reading(w: dict[str, Any]) -> str:
@@ -454,10 +1088,12 @@ def _wdq_reading(w: dict[str, Any]) -> str:
     return "Displacement larger than the gain: the operation made things worse overall."
 
 
-def _net_harm(net: Any) -> tuple[list[tuple[str, float]], list[tuple[str, str]], list[dict], str]:
-    """Bars (harm prevented by crime type), headline rows, the operation's own harms, unit."""
+def _net_harm(
+    net: Any, labels: dict[str, str]
+) -> tuple[list[tuple[str, float]], list[tuple[str, Any]], list[dict], str]:
+    """Bars (harm prevented by crime type), detail rows, the operation's own harms, unit."""
     items: list[tuple[str, float]] = []
-    rows: list[tuple[str, str]] = []
+    rows: list[tuple[str, Any]] = []
     enforcement: list[dict] = []
     unit = ""
     if not isinstance(net, dict):
@@ -467,50 +1103,51 @@ def _net_harm(net: Any) -> tuple[list[tuple[str, float]], list[tuple[str, str]],
         unit = str(ch.get("unit") or "")
         est = _f(ch.get("estimate"))
         if est is not None:
-            ci = ""
-            if _f(ch.get("ci_low")) is not None and _f(ch.get("ci_high")) is not None:
-                ci = f" (95% interval {fmt_num(ch['ci_low'], 1)} to {fmt_num(ch['ci_high'], 1)})"
-            rows.append(("Crime harm prevented, target and buffer", f"{fmt_num(est, 1)}{ci}"))
-            rows.append(("Evidence", f"{evidence_words(_f(ch.get('p')))} ({fmt_p(ch.get('p'))})"))
+            lo, hi = _f(ch.get("ci_low")), _f(ch.get("ci_high"))
+            ci = (
+                f" (95% CI {fmt_num(lo)} to {fmt_num(hi)})"
+                if lo is not None and hi is not None
+                else ""
+            )
+            rows.append(("Crime harm prevented, target and buffer", f"{fmt_num(est)}{ci}"))
         if ch.get("weights"):
-            rows.append(("Harm weights", f"{ch['weights']}{' — ' + unit if unit else ''}"))
+            w = {"cchi": "Cambridge Crime Harm Index"}.get(str(ch["weights"]), str(ch["weights"]))
+            rows.append(("Harm weights", f"{w}{' (' + unit + ')' if unit else ''}"))
         for bt in ch.get("by_type") or []:
             if isinstance(bt, dict) and _f(bt.get("harm_prevented")) is not None:
                 items.append((str(bt.get("crime_type")), float(bt["harm_prevented"])))
     for comp in net.get("components") or []:
         if isinstance(comp, dict) and _f(comp.get("value")) is not None:
             items.append((str(comp.get("label", comp.get("id", ""))), float(comp["value"])))
-    for k in ("statement", "note"):
-        if isinstance(net.get(k), str):
-            rows.append((k.capitalize(), net[k]))
-    for k, v in net.items():
-        if (
-            k
-            not in (
-                "crime_harm",
-                "components",
-                "operation_harms",
-                "enforcement",
-                "windows",
-                "statement",
-                "note",
-            )
-            and _f(v) is not None
-        ):
-            rows.append((k.replace("_", " ").capitalize(), fmt_num(v, 1)))
+    # 'statement' is not repeated: the headline above follows the interval instead
+    if isinstance(net.get("note"), str):
+        rows.append(("Note", plain(net["note"])))
     for e in (net.get("operation_harms") or []) + (net.get("enforcement") or []):
-        if isinstance(e, dict):
-            enforcement.append(
-                {
-                    "label": e.get("label") or catalogue_name(str(e.get("id", ""))),
-                    "monitor": e.get("monitor") or "",
-                    "before": e.get("before_per_month", e.get("before")),
-                    "after": e.get("after_per_month", e.get("after")),
-                    "change": e.get("change_pct", e.get("change")),
-                    "note": e.get("mitigation") or e.get("note") or "",
-                    "status": e.get("status", ""),
-                }
-            )
+        if not isinstance(e, dict):
+            continue
+        monitor = e.get("monitor")
+        mlabel = e.get("monitor_label") or (labels.get(str(monitor)) if monitor else None)
+        status = str(e.get("status") or ("measured" if monitor else "not monitored"))
+        if status == "not measured" and not monitor:
+            status = "not monitored"
+        area = e.get("area")
+        enforcement.append(
+            {
+                "label": e.get("label") or catalogue_name(str(e.get("id", ""))),
+                "monitor": str(mlabel) if mlabel else "",
+                "area": str(area) if area else "",
+                "status": status,
+                "measured": status == "measured",
+                "rate": rate_text(
+                    {
+                        "per_month_before": e.get("before_per_month", e.get("before")),
+                        "per_month_after": e.get("after_per_month", e.get("after")),
+                    }
+                ),
+                "change": e.get("change_pct", e.get("change")),
+                "note": plain(e.get("mitigation") or e.get("note") or ""),
+            }
+        )
     return items, rows, enforcement, unit
 
 
@@ -579,14 +1216,31 @@ def _share(x: Any) -> float | None:
 
 
 def _outputs_of(data: dict[str, Any], indicators: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Ledger rows: activity per month before and during, shares, never called impact."""
+    """Ledger rows: activity a month before and during, shares, never called impact."""
     rows: list[dict[str, Any]] = []
     for o in data.get("outputs") or []:
         if isinstance(o, dict):
             rows.append(o)
     led = data.get("outputs_ledger")
-    if not isinstance(led, dict):
-        return rows
+    if isinstance(led, dict):
+        rows += _ledger_rows(led)
+    # a measure with nothing before and nothing during says nothing
+    return [
+        r
+        for r in rows
+        if r.get("rate")
+        or r.get("unit") != "share"
+        or r.get("before") is not None
+        or r.get("after") is not None
+    ]
+
+
+def _ledger_rows(led: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    ds = led.get("drug_searches") if isinstance(led.get("drug_searches"), dict) else {}
+    # the engine counts both ledgers over the same baseline and operation months
+    mb = ((ds.get("before") or {}).get("months")) if ds else None
+    ma = ((ds.get("after") or {}).get("months")) if ds else None
     dc = led.get("drugs_crimes")
     if isinstance(dc, dict):
         b, a = dc.get("before") or {}, dc.get("after") or {}
@@ -594,9 +1248,15 @@ def _outputs_of(data: dict[str, Any], indicators: list[dict[str, Any]]) -> list[
         rows.append(
             {
                 "label": f"Drugs offences recorded{scope}",
-                "before": b.get("crimes"),
-                "after": a.get("crimes"),
                 "unit": "count",
+                "rate": rate_text(
+                    {
+                        "before": b.get("crimes"),
+                        "after": a.get("crimes"),
+                        "months_before": b.get("months", mb),
+                        "months_after": a.get("months", ma),
+                    }
+                ),
             }
         )
         rows.append(
@@ -607,21 +1267,21 @@ def _outputs_of(data: dict[str, Any], indicators: list[dict[str, Any]]) -> list[
                 "after": _share(a.get("nfa")),
             }
         )
-    ds = led.get("drug_searches")
-    if isinstance(ds, dict):
+    if ds:
         b, a = ds.get("before") or {}, ds.get("after") or {}
-        mb, ma = _f(b.get("months")), _f(a.get("months"))
-        scope = f"; {ds['scope']}" if ds.get("scope") else ""
-        per = None
-        if mb and ma and _f(b.get("searches")) is not None and _f(a.get("searches")) is not None:
-            per = f"{b['searches'] / mb:.1f} a month before, {a['searches'] / ma:.1f} during"
         rows.append(
             {
                 "label": "Searches for controlled drugs",
-                "before": b.get("searches"),
-                "after": a.get("searches"),
                 "unit": "count",
-                "note": (per or "") + scope,
+                "rate": rate_text(
+                    {
+                        "before": b.get("searches"),
+                        "after": a.get("searches"),
+                        "months_before": b.get("months"),
+                        "months_after": a.get("months"),
+                    }
+                ),
+                "note": plain(ds.get("scope") or ""),
             }
         )
         rows.append(
@@ -660,7 +1320,32 @@ def _design_of(indicators: list[dict[str, Any]]) -> dict[str, Any]:
     return best
 
 
-def _designs_of(indicators: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _primary_designs(
+    indicators: list[dict[str, Any]], labels: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The design each verdict rests on, with its Maryland level, weakest first."""
+    by: dict[str, dict[str, Any]] = {}
+    for ind in indicators:
+        v = verdict_of(ind)
+        if not v or not v.get("design"):
+            continue
+        d = str(v["design"])
+        level = next(
+            (
+                s.get("level")
+                for s in ind.get("sms") or []
+                if isinstance(s, dict) and s.get("design") == d
+            ),
+            None,
+        )
+        e = by.setdefault(d, {"design": DESIGN_SHORT.get(d, d), "level": level, "labels": []})
+        if e["level"] is None:
+            e["level"] = level
+        e["labels"].append(labels.get(str(ind.get("id")), _label(ind)))
+    return sorted(by.values(), key=lambda e: e["level"] if e["level"] is not None else 99)
+
+
+def _designs_of(indicators: list[dict[str, Any]], labels: dict[str, str]) -> list[dict[str, Any]]:
     """Each design's Maryland statement once, with the indicators whose checks failed."""
     seen: dict[str, dict[str, Any]] = {}
     for ind in indicators:
@@ -670,58 +1355,74 @@ def _designs_of(indicators: list[dict[str, Any]]) -> list[dict[str, Any]]:
             d = seen.setdefault(
                 str(s["design"]),
                 {
-                    "design": s["design"],
+                    "design": DESIGN_SHORT.get(str(s["design"]), str(s["design"])).capitalize(),
                     "level": s.get("level"),
                     "label": s.get("label", ""),
                     "failed": [],
                 },
             )
             for c in s.get("checks_failed") or []:
-                d["failed"].append(f"{_label(ind)}: {c}")
+                if str(c).startswith("placebo start"):
+                    c = "a placebo start date showed a 'change' (see the checks below)"
+                text = plain(f"{labels.get(str(ind.get('id')), _label(ind))}: {c}")
+                if text not in d["failed"]:
+                    d["failed"].append(text)
     return sorted(seen.values(), key=lambda d: -(d["level"] or 0))
 
 
-def catalogue_name(item_id: str) -> str:
-    """Readable name of a harm or tactic id from the catalogues; the id when unknown.
-
-    Reports are read by people who never saw the catalogues, so ids alone
-    ('ph-increase-violence') would hide what the plan said.
-    """
-    try:
-        from realimpact.harm.taxonomy import get_harm
-
-        return str(get_harm(item_id)["name"])
-    except Exception:  # not a harm id, or the taxonomy is not installed
-        pass
-    try:
-        from realimpact.plans.catalogues import get_tactic
-
-        return str(get_tactic(item_id).name)
-    except Exception:
-        return item_id
-
-
-def _plan_view(plan: dict[str, Any]) -> dict[str, Any]:
+def _plan_view(plan: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
     disp = plan.get("displacement")
     if isinstance(disp, dict):
         disp = disp.get("expected")
     support = plan.get("support") if isinstance(plan.get("support"), dict) else {}
+    inds = []
+    for i in plan.get("indicators") or []:
+        if not isinstance(i, dict):
+            continue
+        base, fol = i.get("baseline") or {}, i.get("follow_up") or {}
+        inds.append(
+            {
+                "label": labels.get(str(i.get("id")), _label(i)),
+                "kind": str(i.get("kind") or "outcome"),
+                "source": _source_text(i),
+                "baseline": f"{base.get('from', '')} to {base.get('to', '')}" if base else "",
+                "follow_up": f"{fol.get('from', '')} to {fol.get('to', '')}"
+                if fol
+                else "the operation months",
+                "design": DESIGN_SHORT.get(str(i.get("design")), "") if i.get("design") else "",
+            }
+        )
+    unintended = []
+    for u in plan.get("unintended_consequences") or []:
+        if not isinstance(u, dict):
+            continue
+        mon = u.get("monitor")
+        unintended.append(
+            {
+                "name": catalogue_name(str(u.get("id", ""))),
+                "mitigation": plain(u.get("mitigation")),
+                "monitor": labels.get(str(mon), _label({"id": mon})) if mon else "not monitored",
+                "source": _harm_source(str(u.get("id", ""))),
+            }
+        )
     return {
         "harms": [
-            {**h, "name": catalogue_name(str(h.get("id", "")))}
+            {
+                "name": catalogue_name(str(h.get("id", ""))),
+                "mechanism": plain(h.get("mechanism")),
+                "source": _harm_source(str(h.get("id", ""))),
+            }
             for h in plan.get("harms") or []
             if isinstance(h, dict)
         ],
         "tactics": [catalogue_name(str(t)) for t in plan.get("tactics") or []],
-        "indicators": [i for i in plan.get("indicators") or [] if isinstance(i, dict)],
-        "displacement": disp,
-        "unintended": [
-            {**u, "name": catalogue_name(str(u.get("id", "")))}
-            for u in plan.get("unintended_consequences") or []
-            if isinstance(u, dict)
-        ],
+        "indicators": inds,
+        "displacement": plain(disp) if disp else "",
+        "unintended": unintended,
         "partners": [str(p) for p in plan.get("partners") or []],
-        "support": {str(k).replace("_", " "): v for k, v in support.items() if v},
+        "support": {
+            str(k).replace("_", " ").capitalize(): plain(v) for k, v in support.items() if v
+        },
     }
 
 
@@ -730,85 +1431,69 @@ def _truth_rows(rows: dict[str, list[dict]]) -> list[dict]:
 
 
 def _summary(v: dict[str, Any]) -> list[str]:
-    """Three to six sentences a chief inspector reads first."""
+    """Lines after the one-per-indicator verdicts: net harm, outputs, the operation's harms."""
     out: list[str] = []
-    outcomes = v["rows"].get("outcome", [])
-    better = [r for r in outcomes if r["hi"] is not None and r["hi"] < 1]
-    worse = [r for r in outcomes if r["lo"] is not None and r["lo"] > 1]
-    unclear = [r for r in outcomes if r["rr"] is not None and r not in better and r not in worse]
-    if better:
-        out.append(
-            "Fell more than in comparison areas: "
-            + "; ".join(f"{r['label']} ({(r['rr'] - 1) * 100:+.0f}%)" for r in better)
-            + "."
-        )
-    if worse:
-        out.append(
-            "Rose more than in comparison areas: "
-            + "; ".join(f"{r['label']} ({(r['rr'] - 1) * 100:+.0f}%)" for r in worse)
-            + "."
-        )
-    if unclear:
-        out.append("No clear change: " + ", ".join(r["label"] for r in unclear) + ".")
-    disp = [
-        d
-        for d in v["displacement"]
-        if _f(d["wdq"].get("wdq")) is not None
-        and _f(d["wdq"].get("success_measure")) is not None
-        and d["wdq"]["success_measure"] < 0
-    ]
-    moved = [d["label"] for d in disp if d["wdq"]["wdq"] < 0]
-    spread = [d["label"] for d in disp if d["wdq"]["wdq"] > 0]
-    if moved:
-        out.append("Some displacement into the surrounding streets: " + ", ".join(moved) + ".")
-    if spread:
-        out.append("Benefits spread to the surrounding streets: " + ", ".join(spread) + ".")
+    if v["net_line"]:
+        out.append(v["net_line"])
     outputs = v["rows"].get("output", [])
     if outputs or v["outputs"]:
         out.append(
             "Police activity (outputs) is reported separately below; it shows what was done, "
             "not whether harm fell."
         )
-    if v["enforcement"]:
+    if any(e["measured"] for e in v["enforcement"]):
         out.append(
-            "The operation's own harms (searches, people criminalised, children affected) are "
-            "set beside the reductions in the net harm balance."
+            "The harms the operation itself might cause are set beside the reductions "
+            "(see For whom)."
         )
-    if v["design"].get("statement"):
-        out.append(str(v["design"]["statement"]))
     return out
 
 
-def _next_steps(v: dict[str, Any]) -> list[str]:
-    """Rules, stated plainly, that turn the findings into next steps."""
-    steps: list[str] = []
-    outcomes = v["rows"].get("outcome", [])
-    if any(r["hi"] is not None and r["hi"] < 1 for r in outcomes):
+def _next_steps(v: dict[str, Any], data: dict[str, Any]) -> list[Markup]:
+    """The engine's next steps, then rules, stated plainly, that turn the findings into action."""
+    steps: list[Any] = [plain(s) for s in data.get("next_steps") or [] if s]
+    verdicts = [
+        r["verdict"] for k in ("outcome", "indirect") for r in v["rows"].get(k, []) if r["verdict"]
+    ]
+    changes = {str(x.get("change")) for x in verdicts}
+    if "fell" in changes:
         steps.append(
             "Sustain the gains: hand the areas to neighbourhood policing and partners "
             "(housing, treatment) with a plan for the months after enforcement ends."
         )
-    if any(
-        r["rr"] is not None and r["lo"] is not None and r["lo"] <= 1 <= (r["hi"] or 0)
-        for r in outcomes
-    ):
+    if "no_clear_change" in changes:
         steps.append(
             "Where no clear change was found, do not read that as 'no effect': extend the "
-            "follow-up or pool more areas (check the detectable effect with `realimpact plan power`)."
+            "follow-up or add areas, and ask the analyst for the plan's power calculation, "
+            "which says how large a change these areas and months can detect."
         )
-    if any(_f(d["wdq"].get("wdq")) is not None and d["wdq"]["wdq"] < 0 for d in v["displacement"]):
+    if "not_estimable" in changes:
+        steps.append(
+            "Where a change could not be estimated with these areas, add comparison areas "
+            "with similar crime levels (five or more) before the next evaluation."
+        )
+    if "rose" in changes:
+        steps.append(
+            "Where harm rose, review with partners whether the operation caused it and what "
+            "mitigation the plan foresaw."
+        )
+    if any(str(x.get("displacement")) == "displacement" for x in verdicts):
         steps.append(
             "Displacement was seen in the buffer: extend problem-solving and partner work to "
             "those streets rather than following the market with more enforcement."
         )
-    if v["enforcement"]:
+    if any(e["measured"] for e in v["enforcement"]):
         steps.append(
             "Review the operation's own harms with partners: safeguarding referrals for "
             "children searched, diversion for people found in possession."
         )
+    unmonitored = [e["label"] for e in v["enforcement"] if e["status"] == "not monitored"]
+    if unmonitored:
+        steps.append(
+            "Name an indicator in the next plan to monitor: " + "; ".join(unmonitored) + "."
+        )
     if any(
-        r["checks"] and any("differed" in c or "warning" in c for c in r["checks"])
-        for r in outcomes
+        "differed" in str(c["text"]) or "showed a 'change'" in str(c["text"]) for c in v["checks"]
     ):
         steps.append(
             "An assumption check failed for at least one indicator: treat that estimate with "
@@ -816,7 +1501,7 @@ def _next_steps(v: dict[str, Any]) -> list[str]:
         )
     if not steps:
         steps.append("Agree with partners what the findings mean for the next plan.")
-    return steps
+    return [s if isinstance(s, Markup) else plain(s) for s in _dedupe(steps)]
 
 
 def escape(s: str) -> str:

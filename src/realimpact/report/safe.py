@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -103,17 +104,33 @@ def partner_results(results: dict[str, Any], threshold: int = DEFAULT_THRESHOLD)
             for k in ("before", "after")
             if isinstance(ind.get(r), dict)
         )
+        for r in ("target", "buffer", "control"):
+            blk = ind.get(r)
+            if isinstance(blk, dict):
+                # a monthly rate times the months gives the hidden count back
+                for k in ("before", "after"):
+                    if isinstance(blk.get(k), Suppressed) and f"per_month_{k}" in blk:
+                        blk[f"per_month_{k}"] = suppressed(threshold)
         if hidden:
+            v = ind.get("verdict")
+            if isinstance(v, dict):
+                # crimes moved into the buffer difference the small counts too
+                for k in ("displacement_estimate", "displacement_ci_low", "displacement_ci_high"):
+                    if k in v and v[k] is not None:
+                        v[k] = suppressed(threshold)
             for block in ("wdq", "did", "wdd"):
                 b = ind.get(block)
                 if isinstance(b, dict):
                     for k in DERIVED_FROM_COUNTS:
                         if k in b:
                             b[k] = suppressed(threshold)
-            ind.setdefault("notes", []).append(
+            note = (
                 f"Some counts are below {threshold} and are not shown; "
                 "figures that would reveal them are withheld."
             )
+            notes = ind.setdefault("notes", [])
+            if note not in notes:  # results made safe twice say it once
+                notes.append(note)
         series = ind.get("series")
         if isinstance(series, dict):
             for role in ("target", "buffer", "control"):
@@ -147,7 +164,15 @@ def _suppress_operation_harms(safe: dict[str, Any], threshold: int) -> None:
             for k in ("before_per_month", "after_per_month", "change_pct", "crimes_prevented"):
                 if k in h:
                     h[k] = suppressed(threshold)
-            h["summary"] = f"{h.get('id', '')}: counts below {threshold}, not shown"
+            what = h.get("monitor_label") or h.get("label") or "the monitored indicator"
+            h["summary"] = f"{what}: counts below {threshold}, not shown"
+
+
+def _marker(v: Any) -> Any:
+    """A '<5' read back from results.json is a suppressed count again, not a word."""
+    if isinstance(v, str) and not isinstance(v, Suppressed) and re.fullmatch(r"<\d+", v):
+        return Suppressed(v)
+    return v
 
 
 def _walk(o: Any, threshold: int) -> Any:
@@ -158,12 +183,12 @@ def _walk(o: Any, threshold: int) -> Any:
                 continue
             if k in COUNT_KEYS:
                 out[k] = (
-                    suppress_count(v, threshold)
+                    suppress_count(_marker(v), threshold)
                     if not isinstance(v, dict | list)
                     else _walk(v, threshold)
                 )
-            elif k == "n" and isinstance(v, int | float):
-                out[k] = suppress_count(v, threshold)
+            elif k == "n" and isinstance(v, int | float | str):
+                out[k] = suppress_count(_marker(v), threshold)
             else:
                 out[k] = _walk(v, threshold)
         return out
