@@ -211,7 +211,7 @@ def test_outputs_kept_apart_and_ledger_from_csv(run, street, searches):
 def test_net_harm_sums_weighted_total_net_effects(store_file, plan_file, street):
     weights = {t: 1.0 for t in street["Crime type"].unique()}
     weights["Robbery"] = 365.0
-    res = evaluate(plan_file, store_file, None, harm_weights=weights)
+    res = evaluate(plan_file, store_file, harm_weights=weights)
     nh = res.net_harm
     expect = 0.0
     for t, w in weights.items():
@@ -231,7 +231,7 @@ def test_net_harm_sums_weighted_total_net_effects(store_file, plan_file, street)
 
 
 def test_partner_results_suppress_counts_below_five(store_file, plan_file, tmp_path):
-    analyst = evaluate(plan_file, store_file, None).to_dict()
+    analyst = evaluate(plan_file, store_file).to_dict()
     partner = evaluate(plan_file, store_file, tmp_path, audience="partner").to_dict()
     small = [r for i in analyst["indicators"] for r in i["monthly"] or [] if 0 < r["n"] < 5]
     assert small, "the City's buffer has months with fewer than 5 drugs crimes"
@@ -256,7 +256,7 @@ def test_overlapping_areas_are_refused(store_file):
     bad = json.loads(json.dumps(PLAN))
     bad["areas"]["control"] = CONTROL + TARGET
     with pytest.raises(ValidationError, match="E01032739 in both target and control"):
-        evaluate(bad, store_file, None)
+        evaluate(bad, store_file)
 
 
 def test_cli_evaluate_plan_json_and_files(store_file, plan_file, tmp_path):
@@ -303,7 +303,7 @@ def test_months_without_data_are_left_out_not_zero(store_file):
             follow_up={"from": "2020-09", "to": "2021-02"},
         )
     ]
-    res = evaluate(late, store_file, None)
+    res = evaluate(late, store_file)
     ind = res.indicator("drugs-crime")
     assert ind.counts["target"]["months_after"] == 3  # data end 2020-11
     assert any("not counted as zero" in n for n in ind.notes)
@@ -314,7 +314,7 @@ def test_missing_store_is_an_input_error_not_an_empty_evaluation(plan_file, tmp_
     from realimpact.errors import InputError
 
     with pytest.raises(InputError, match="store does not exist"):
-        evaluate(plan_file, tmp_path / "nope.duckdb", None)
+        evaluate(plan_file, tmp_path / "nope.duckdb")
     assert not (tmp_path / "nope.duckdb").exists()
 
 
@@ -325,17 +325,17 @@ def test_did_inference_is_stated_and_selectable(run, store_file, plan_file):
     res, d, _ = run
     did = next(i for i in d["indicators"] if i["id"] == "drugs-crime")["did"]
     assert did["inference"] == "wild" and "bootstrap" in did["method"]
-    t = evaluate(plan_file, store_file, None, inference="t").indicator("drugs-crime").did
+    t = evaluate(plan_file, store_file, inference="t").indicator("drugs-crime").did
     assert t.inference == "t" and t.df == len(TARGET + CONTROL) - 1 == 6
     assert t.estimate == res.indicator("drugs-crime").did.estimate
     q = stats.t.ppf(0.975, 6)
     assert (t.ci_low, t.ci_high) == pytest.approx(
         (t.estimate - q * t.se, t.estimate + q * t.se), abs=1e-12
     )
-    nb = evaluate(plan_file, store_file, None, family="negbin").indicator("drugs-crime").did
+    nb = evaluate(plan_file, store_file, family="negbin").indicator("drugs-crime").did
     assert nb.inference == "t"  # the bootstrap is Poisson only
     with pytest.raises(ValidationError, match="--inference"):
-        evaluate(plan_file, store_file, None, inference="bogus")
+        evaluate(plan_file, store_file, inference="bogus")
 
 
 def test_cli_bad_inference_exits_2_with_one_line(store_file, plan_file, tmp_path):

@@ -94,7 +94,7 @@ def test_cli_reads_survey_files_beside_the_plan_from_another_folder(city):
 
 def test_library_resolves_beside_the_plan_not_the_cwd(city, monkeypatch):
     monkeypatch.chdir(city["elsewhere"])
-    res = evaluate(city["city"] / "plan.yaml", city["store"], None)
+    res = evaluate(city["city"] / "plan.yaml", city["store"])
     assert res.indicator("residents-views").survey
     assert res.indicator("professionals-views").survey
 
@@ -130,14 +130,14 @@ def test_unreadable_survey_file_is_an_input_error(city, tmp_path):
     (tmp_path / "residents.csv").write_text("respondent,wave,score\n1,sometime,3\n", "utf-8")
     (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan), "utf-8")
     with pytest.raises(InputError, match=r"residents\.csv: wave: values must be before or after"):
-        evaluate(tmp_path / "plan.yaml", city["store"], None)
+        evaluate(tmp_path / "plan.yaml", city["store"])
 
 
 def test_plan_mapping_without_a_file_resolves_against_the_cwd(city, monkeypatch):
     plan = yaml.safe_load((city["city"] / "plan.yaml").read_text("utf-8"))
     monkeypatch.chdir(city["city"])
-    res = evaluate(plan, city["store"], None)
+    res = evaluate(plan, city["store"])
     assert res.indicator("residents-views").survey
     monkeypatch.chdir(city["elsewhere"])
     with pytest.raises(InputError, match=r"^indicators\[\d+\]\.file: survey-\w+\.csv: no such"):
-        evaluate(plan, city["store"], None)
+        evaluate(plan, city["store"])

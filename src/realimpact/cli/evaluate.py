@@ -99,6 +99,22 @@ def register(app: typer.Typer) -> None:
                 "--pdf", help="Also print the report to DIR/report.pdf (headless Chromium)."
             ),
         ] = False,
+        force: Annotated[
+            str | None,
+            typer.Option(
+                "--force",
+                help="Count only this force's records and published months (name or slug,"
+                " as `realimpact status` lists them).",
+            ),
+        ] = None,
+        ignore_validation: Annotated[
+            bool,
+            typer.Option(
+                "--ignore-validation",
+                help="Evaluate a plan that `plan validate` rejects; the report carries a red"
+                " banner listing what failed.",
+            ),
+        ] = False,
         store: StoreOpt = None,
         json: JsonOpt = False,
     ) -> None:
@@ -117,20 +133,22 @@ def register(app: typer.Typer) -> None:
         from realimpact._progress import rich_progress
         from realimpact.cli._common import progress_enabled
         from realimpact.evaluation.engine import evaluate
+        from realimpact.report import check_audience, check_out_dir, write_evaluation
 
         with handle_errors(), rich_progress(progress_enabled()) as prog:
+            check_audience(audience)
+            check_out_dir(out_dir, pdf=pdf)  # a bad --out or no browser: say so before any work
             res = evaluate(
                 Path(what),
                 store,
-                out_dir,
                 harm_weights=weights,
                 family=family,
-                audience=audience,
                 progress=prog,
                 inference=inference,
-                pdf=pdf,
+                force=force,
+                ignore_validation=ignore_validation,
             )
-            data = res.to_dict()
+            data = write_evaluation(res.to_dict(), out_dir, audience=audience, pdf=pdf)
         emit(data, json, _render_plan)
 
 
@@ -144,15 +162,13 @@ def _displacement(
         if v is None:
             raise ValidationError("required for 'evaluate displacement' (counts B,A)", source=name)
     bc = parse_pair(buffer_control, "--buffer-control") if buffer_control is not None else None
-    ctl = parse_pair(control, "--control")
-    if min(ctl) <= 0:
-        # every measure but the gross effect is relative to the control's counts
-        raise ValidationError(
-            f"before and after must both be > 0, got {control}: the WDQ measures divide by them",
-            source="--control",
-        )
+    # A zero control count leaves the WDQ measures that divide by it undefined
+    # (reported as such), never the WDD, which divides by nothing.
     return displacement_from_counts(
-        parse_pair(target, "--target"), parse_pair(buffer, "--buffer"), ctl, bc
+        parse_pair(target, "--target"),
+        parse_pair(buffer, "--buffer"),
+        parse_pair(control, "--control"),
+        bc,
     )
 
 
@@ -164,15 +180,23 @@ def _f(v: Any, nd: int = 3) -> str:
     return str(v)
 
 
+def _defined(v: Any) -> bool:
+    return v is not None and not (isinstance(v, float) and not math.isfinite(v))
+
+
 def _render_displacement(res: dict[str, Any]) -> None:
     t = Table("measure", "value", title="Bowers & Johnson (2003) measures")
     for k, v in res["wdq"].items():
-        undefined = v is None or (isinstance(v, float) and not math.isfinite(v))
-        t.add_row(k.replace("_", " "), "undefined" if undefined else _f(v))
+        t.add_row(k.replace("_", " "), _f(v) if _defined(v) else "undefined")
     out.print(t)
+    for n in res.get("notes", []):
+        out.print(f"[yellow]note:[/] {esc(n)}")
     w = res["wdd"]
     if w is None:
         out.print("WDD: give --buffer-control to test the change (Wheeler & Ratcliffe 2018)")
+        return
+    if not (_defined(w["z"]) and w["se"]):  # every count 0: nothing to test
+        out.print(f"WDD {w['estimate']:+,.1f} crimes; z and interval undefined (SE 0)")
         return
     out.print(
         f"WDD {w['estimate']:+,.1f} crimes (SE {w['se']:.1f}, z {w['z']:.2f}, "
@@ -181,38 +205,44 @@ def _render_displacement(res: dict[str, Any]) -> None:
 
 
 def _render_plan(res: dict[str, Any]) -> None:
-    out.print(f"[bold]{esc(res['title'] or res['plan_id'])}[/] ({esc(res['plan_id'])})")
-    t = Table("indicator", "kind", "target B->A", "DiD rate ratio (95% CI)", "p", "WDQ", "Maryland")
-    for i in res["indicators"]:
-        tg = i.get("target") or {}
-        did = i.get("did") or {}
-        rr = "-"
-        if did.get("rate_ratio") is not None:
-            lo, hi = did.get("rr_low"), did.get("rr_high")
-            bounded = lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi)
-            # a wild bootstrap with very few target areas may not bound the interval
-            rr = f"{did['rate_ratio']:.2f} " + (
-                f"({lo:.2f}-{hi:.2f})" if bounded else "(interval not bounded)"
-            )
-        sms = max((s["level"] for s in i.get("sms") or []), default=None)
-        t.add_row(
-            i["id"],
-            i["kind"],
-            f"{_f(tg.get('before'))}->{_f(tg.get('after'))}" if tg else "-",
-            rr,
-            _f(did.get("p")),
-            _f((i.get("wdq") or {}).get("wdq")),
-            _f(sms),
+    from realimpact.evaluation.verdict import verdict_sentence
+
+    out.print(f"[bold]{esc(res['title'] or res['plan_id'])}[/]")
+    if res.get("force"):
+        out.print(f"force: {esc(res['force'])}")
+    val = res.get("validation") or {}
+    if val.get("ignored"):
+        out.print(
+            f"[bold red]The plan fails validation ({len(val['problems'])} problem(s));"
+            " evaluated with --ignore-validation:[/]"
         )
+        for prob in val["problems"]:
+            out.print(f"  [red]-[/] {esc(prob['path'])}: {esc(prob['message'])}")
+    for flag in res.get("flags", []):
+        out.print(f"[yellow]note:[/] {esc(flag)}")
+    t = Table("indicator", "kind", "target a month: before -> after", "verdict")
+    for i in res["indicators"]:
+        t.add_row(
+            i.get("label") or i["id"],
+            i["kind"],
+            _rates_text(i.get("target")),
+            verdict_sentence(i.get("verdict")) if i["kind"] in ("outcome", "indirect") else
+            "a ledger of activity, not impact",
+        )  # fmt: skip
     out.print(t)
-    readings = {
-        (i.get("did") or {}).get("inference") for i in res["indicators"] if i.get("did")
-    } - {None}
-    if readings:
-        names = {"wild": "wild cluster bootstrap", "t": "t with clusters - 1 df", "normal": "z"}
-        out.print("DiD p and interval: " + ", ".join(names.get(r, r) for r in sorted(readings)))
     out.print(res["net_harm"].get("statement", ""))
     for w in res.get("warnings", []):
-        out.print(f"[yellow]warning:[/] {w}")
+        out.print(f"[yellow]warning:[/] {esc(w)}")
     for k, v in res.get("files", {}).items():
-        out.print(f"{k}: {v}")
+        out.print(f"{k}: {esc(str(v))}")
+
+
+def _rates_text(block: dict[str, Any] | None) -> str:
+    """Monthly rates, with the window lengths when they differ ("38.4 (12 mo) -> 20.5 (4 mo)")."""
+    if not block or block.get("per_month_before") is None:
+        return "-"
+    b, a = block["per_month_before"], block["per_month_after"]
+    nb, nf = block["months_before"], block["months_after"]
+    if nb == nf:
+        return f"{b:,.1f} -> {a:,.1f} ({nb} months each)"
+    return f"{b:,.1f} ({nb} months) -> {a:,.1f} ({nf} months)"

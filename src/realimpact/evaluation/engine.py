@@ -5,18 +5,23 @@ baseline and follow-up windows, and the consequences to monitor. This module
 reads the counts those need from the store, runs every design that the data
 allow (WDQ, WDD, DiD, ITS, surveys), attaches each design's assumption checks
 and its Maryland scale statement, keeps outputs apart from outcomes, and
-builds the net harm balance. The result is the ``results.json`` contract
-(DESIGN.md, "Evaluation output") plus Python objects for notebook users.
+builds the net harm balance. Each outcome indicator then gets one
+**verdict** from its primary design alone (:mod:`realimpact.evaluation.verdict`):
+claims follow 95% intervals, and every other design is a sensitivity check.
+The result is the ``results.json`` contract (docs/architecture.md,
+"Evaluation output") plus Python objects for notebook users. Nothing is
+rendered or written here: :func:`realimpact.report.write_evaluation` does that.
 
 Outputs (``kind: output``) and process indicators get a ledger (counts, NFA
 shares, find rates) and never an impact design: a rise in recorded drugs
-crimes during a crackdown is activity, not harm reduction (seed 000).
+crimes during a crackdown is activity, not harm reduction (N8 Policing
+Research Partnership (2024) *Conceptualising and Evaluating the Impact of
+Policing Drug Markets*, Findings).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,20 +43,19 @@ from realimpact.evaluation.displacement import (
 from realimpact.evaluation.indicators import crime_outputs, search_outputs
 from realimpact.evaluation.its import ITSResult, its_counts
 from realimpact.evaluation.maryland import sms_statement
-from realimpact.evaluation.net_harm import harm_balance, tne_estimate
+from realimpact.evaluation.net_harm import harm_balance
 from realimpact.evaluation.results import Estimate
 from realimpact.evaluation.surveys import survey_results
+from realimpact.evaluation.verdict import verdict
 
 __all__ = [
     "EvaluationResult",
     "IndicatorResult",
     "evaluate",
-    "suppress_small_counts",
     "survey_file",
 ]
 
 ROLES = ("target", "buffer", "control")
-SUPPRESS_BELOW = 5
 
 
 # -- plan access (the plan model may be swapped; keep reads in one place) ------
@@ -142,22 +146,28 @@ class IndicatorResult:
 
     Attributes
     ----------
-    id, kind, source : from the plan.
-    counts : dict role -> {"before", "after", "months_before", "months_after"}
+    id, kind, source, label : from the plan (``label`` defaults to the id in words).
+    counts : dict role -> {"areas", "before", "after", "months_before", "months_after",
+        "per_month_before", "per_month_after"}
     monthly : DataFrame ``month, role, n`` (totals per role and month)
-    wdq : WDQResult | None  -- on per-month means (outcome/indirect only)
-    wdd : Estimate | None   -- crimes per month, target + buffer vs control
+    wdq : WDQResult | None  -- on per-month means (outcome/indirect only); descriptive
+    wdd : Estimate | None   -- crimes per month, target + buffer vs control, with the
+        overdispersion-aware (quasi-Poisson) interval; ``extra["poisson"]`` is the
+        published Poisson reading
     did : DiDResult | None
     its : ITSResult | None
     survey : list | None
     ledger : dict | None    -- outputs/process: what was done, never impact
     sms : list[dict]        -- Maryland scale statement per design run
+    verdict : dict | None   -- the one reading of this indicator
+        (:func:`realimpact.evaluation.verdict.verdict`)
     notes : list[str]
     """
 
     id: str
     kind: str
     source: str
+    label: str = ""
     counts: dict[str, dict[str, Any]] = field(default_factory=dict)
     monthly: pd.DataFrame | None = None
     wdq: WDQResult | None = None
@@ -167,6 +177,7 @@ class IndicatorResult:
     survey: list[dict[str, Any]] | None = None
     ledger: dict[str, Any] | None = None
     sms: list[dict[str, Any]] = field(default_factory=list)
+    verdict: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     baseline: tuple[str, str] | None = None
     follow_up: tuple[str, str] | None = None
@@ -174,6 +185,7 @@ class IndicatorResult:
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "id": self.id,
+            "label": self.label or self.id,
             "kind": self.kind,
             "source": self.source,
             "baseline": _win(self.baseline),
@@ -188,6 +200,7 @@ class IndicatorResult:
         d["survey"] = self.survey
         d["ledger"] = self.ledger
         d["sms"] = self.sms
+        d["verdict"] = self.verdict
         d["monthly"] = self.monthly.to_dict(orient="records") if self.monthly is not None else None
         d["notes"] = list(self.notes)
         return d
@@ -199,7 +212,7 @@ def _win(w: tuple[str, str] | None) -> dict[str, str] | None:
 
 @dataclass
 class EvaluationResult:
-    """What :func:`evaluate` returns; ``to_dict()`` is ``results.json``.
+    """What :func:`evaluate` returns; ``to_dict()`` is ``results.json`` (analyst view).
 
     Attributes
     ----------
@@ -207,7 +220,9 @@ class EvaluationResult:
     indicators : list[IndicatorResult]
     outputs_ledger : police.uk outputs (drugs crimes NFA share, searches, find rate).
     net_harm : the harm balance (see :mod:`realimpact.evaluation.net_harm`).
-    out_dir : where results.json (and report.html) were written, if anywhere.
+    warnings : every check that needs a reader's attention, each once.
+    context : areas with names, map data, validation, flags, next steps, force.
+    files : what :func:`realimpact.report.write_evaluation` wrote, once it has.
     """
 
     plan: Any
@@ -215,7 +230,7 @@ class EvaluationResult:
     outputs_ledger: dict[str, Any]
     net_harm: dict[str, Any]
     warnings: list[str]
-    audience: str = "analyst"
+    context: dict[str, Any] = field(default_factory=dict)
     out_dir: Path | None = None
     files: dict[str, str] = field(default_factory=dict)
 
@@ -229,13 +244,14 @@ class EvaluationResult:
         from realimpact import __version__
 
         inds = [r.to_dict() for r in self.indicators]
-        d = {
+        return {
             "plan_id": self.plan.id,
             "title": self.plan.title,
             "plan": self.plan.to_dict(),
-            "audience": self.audience,
+            "audience": "analyst",
             "realimpact_version": __version__,
             "generated_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            **self.context,
             "sections": {
                 k: [r.id for r in self.indicators if r.kind == k]
                 for k in ("output", "outcome", "process", "indirect")
@@ -243,45 +259,9 @@ class EvaluationResult:
             "indicators": inds,
             "outputs_ledger": self.outputs_ledger,
             "net_harm": self.net_harm,
-            "warnings": list(self.warnings),
+            "warnings": list(dict.fromkeys(self.warnings)),
             "files": dict(self.files),
         }
-        if self.audience == "partner":
-            d = suppress_small_counts(d)
-        return d
-
-
-def suppress_small_counts(results: dict[str, Any], threshold: int = SUPPRESS_BELOW) -> dict:
-    """Copy of ``results`` with area counts below ``threshold`` replaced by None.
-
-    Partner outputs never show small counts (DESIGN.md conventions): they can
-    identify people in a small area. Model estimates are kept. The report
-    package owns the full partner rules (:func:`realimpact.report.partner_results`:
-    also drops ids and withholds figures derived from small counts); this is
-    the fallback when it is not installed.
-    """
-    try:
-        from realimpact.report.safe import partner_results
-    except ImportError:  # pragma: no cover - report package always ships today
-        partner_results = None
-    if partner_results is not None:
-        out = json.loads(json.dumps(partner_results(results, threshold), default=str))
-        out["suppressed_below"] = threshold
-        return out
-    out = json.loads(json.dumps(results, default=str))
-    out["suppressed_below"] = threshold
-    for ind in out.get("indicators", []):
-        for role in ROLES:
-            c = ind.get(role)
-            if isinstance(c, dict):
-                for k in ("before", "after"):
-                    if isinstance(c.get(k), int | float) and 0 < c[k] < threshold:
-                        c[k] = None
-                        c["suppressed"] = True
-        for row in ind.get("monthly") or []:
-            if 0 < row.get("n", threshold) < threshold:
-                row["n"] = None
-    return out
 
 
 # -- reading counts --------------------------------------------------------------
@@ -294,6 +274,7 @@ def _area_counts(
     lo: str,
     hi: str,
     by: tuple[str, ...],
+    force: str | None = None,
 ) -> pd.DataFrame:
     from realimpact.store.queries import record_counts
 
@@ -306,6 +287,7 @@ def _area_counts(
         month_from=lo,
         month_to=hi,
         filters=filters,
+        **({"force": force} if force else {}),
     )
 
 
@@ -319,7 +301,16 @@ def _role_summary(
         b = int(part.loc[(part["month"] >= base[0]) & (part["month"] <= base[1]), "n"].sum())
         a = int(part.loc[(part["month"] >= fol[0]) & (part["month"] <= fol[1]), "n"].sum())
         summ[role] = (
-            {"areas": len(ids), "before": b, "after": a, "months_before": nb, "months_after": nf}
+            {
+                "areas": len(ids),
+                "before": b,
+                "after": a,
+                "months_before": nb,
+                "months_after": nf,
+                # windows of different length compare only as monthly rates
+                "per_month_before": b / nb if nb else None,
+                "per_month_after": a / nf if nf else None,
+            }
             if ids
             else None
         )
@@ -330,6 +321,33 @@ def _role_summary(
     return summ, pd.DataFrame(rows, columns=["month", "role", "n"])
 
 
+def judge_counts(
+    res: IndicatorResult,
+    plan: Any,
+    counts: pd.DataFrame,
+    months: list[str],
+    *,
+    family: str = "poisson",
+    inference: str = "auto",
+    design: str | None = None,
+) -> IndicatorResult:
+    """Role totals, every design and the verdict of one indicator, from area-month counts.
+
+    ``res`` carries the indicator's id, kind and windows; ``counts`` are
+    ``area_id, month, n`` over ``months`` (the months held: a missing month is
+    absent, never zero). The store-free core of :func:`evaluate`, used as it
+    is by the validation study and the consistency tests on simulated cities.
+    """
+    base, fw = res.baseline, res.follow_up
+    n_before = len([m for m in months if m <= base[1]])
+    n_after = len([m for m in months if m >= fw[0]])
+    res.counts, res.monthly = _role_summary(counts, plan, base, fw, n_before, n_after)
+    if res.kind in ("outcome", "indirect"):
+        _designs(res, plan, counts, family, months, inference)
+        res.verdict = verdict(res.to_dict(), design, n_before)
+    return res
+
+
 def _designs(
     res: IndicatorResult,
     plan: Any,
@@ -338,7 +356,11 @@ def _designs(
     months: list[str],
     inference: str = "auto",
 ) -> None:
-    """WDQ, WDD, DiD and ITS for an outcome/indirect count indicator."""
+    """WDQ, WDD, DiD and ITS for an outcome/indirect count indicator.
+
+    ``months`` are the months the store holds inside the windows: a month a
+    force did not publish is absent from every design, never a zero.
+    """
     c = res.counts
     nb, nf = c["target"]["months_before"], c["target"]["months_after"]
     per = {r: (c[r]["before"] / nb, c[r]["after"] / nf) for r in ROLES if c.get(r)}
@@ -351,10 +373,12 @@ def _designs(
             (c["control"]["before"], c["control"]["after"]),
             (c["buffer"]["before"], c["buffer"]["after"]) if c.get("buffer") else None,
         )
-        res.wdd = wdd_shared_control(*pairs, time_weights=(nb, nf))
-        # The published (Poisson) WDD stays the headline; beside it, the same
-        # test with the area-month overdispersion, which held the truth 95% of
-        # the time in the validation study where the Poisson one held it 90%.
+        poisson = wdd_shared_control(*pairs, time_weights=(nb, nf))
+        # The interval shown is the overdispersion-aware one: real area-month
+        # counts vary more than Poisson, and in the validation study the
+        # quasi-Poisson interval held the truth about 95% of the time where the
+        # published Poisson one held it about 90%. The published reading is
+        # kept beside it for comparison with other tools.
         try:
             phi = wdd_dispersion(
                 counts,
@@ -364,12 +388,16 @@ def _designs(
                 start=start,
                 months=months,
             )
-            q = wdd_shared_control(*pairs, time_weights=(nb, nf), dispersion=phi)
-            res.wdd.extra["quasi_poisson"] = {
-                k: getattr(q, k) for k in ("se", "ci_low", "ci_high", "p")
-            } | {"dispersion": phi, "method": q.method}
         except (ValidationError, ValueError, ArithmeticError, np.linalg.LinAlgError) as e:
-            res.notes.append(f"WDD overdispersion not estimated: {e}")
+            phi = None
+            res.notes.append(
+                f"WDD overdispersion not estimated ({e}): its interval is the Poisson one,"
+                " which is too narrow on overdispersed counts"
+            )
+        q = wdd_shared_control(*pairs, time_weights=(nb, nf), dispersion=phi or 1.0)
+        q.extra["poisson"] = {k: getattr(poisson, k) for k in ("se", "ci_low", "ci_high", "p")}
+        q.extra["interval"] = "quasi_poisson" if phi is not None else "poisson"
+        res.wdd = q
         res.sms.append(
             sms_statement("wdd", n_target=c["target"]["areas"], n_control=c["control"]["areas"])
         )
@@ -395,6 +423,7 @@ def _designs(
             res.notes.append(f"difference-in-differences not estimated: {e}")
     else:
         res.notes.append("no control areas: WDQ, WDD and DiD need a comparison")
+    # Only the months held: the ITS reads a gap as a gap.
     series = counts[counts["area_id"].isin(set(plan.areas.target))].groupby("month")["n"].sum()
     series = series.reindex(months, fill_value=0)
     try:
@@ -461,24 +490,22 @@ def _survey_data(
 def evaluate(
     plan: Any,
     store: Any = None,
-    out_dir: str | os.PathLike | None = None,
     *,
     harm_weights: Any = None,
     surveys: Mapping[str, pd.DataFrame] | None = None,
     family: str = "poisson",
-    audience: str = "analyst",
-    write_report: bool = True,
     progress: ProgressFn | None = None,
     inference: str = "auto",
-    pdf: bool = False,
+    force: str | None = None,
+    ignore_validation: bool = False,
+    next_steps: bool = True,
 ) -> EvaluationResult:
-    """Evaluate an operation plan against the store; write results.json (+ report) to ``out_dir``.
+    """Evaluate an operation plan against the store; nothing is written.
 
     Parameters
     ----------
     plan : path to the plan YAML, a mapping in the contract's shape, or a Plan.
     store : an open Store or a path (default store when None).
-    out_dir : folder for ``results.json`` and ``report.html`` (created); None writes nothing.
     harm_weights : weight-set name (``cchi`` default, ``count``, a stored set or YAML path),
         a WeightSet, or a mapping crime type -> weight.
     surveys : survey name -> long frame (``respondent, wave, score[, group, question]``) for
@@ -487,25 +514,21 @@ def evaluate(
     inference : DiD p-values and intervals: ``auto`` (default; the wild cluster
         restricted score bootstrap for Poisson, t with G - 1 df for negbin),
         ``wild``, ``t`` or ``normal`` (see :func:`realimpact.evaluation.did.did_counts`).
-    audience : ``analyst`` or ``partner`` (partner suppresses counts below 5).
-    pdf : also print the report to ``report.pdf`` with headless Chromium
-        (:func:`realimpact.report.pdf.html_to_pdf`).
+    force : count only this force's records and months (name or slug, as
+        ``realimpact status`` lists them); default every force in the store.
+    ignore_validation : evaluate a plan that ``plan validate`` rejects; the
+        problems are carried in ``results["validation"]`` for the report's banner.
+    next_steps : size a longer follow-up (by simulation, :func:`realimpact.plans.power.plan_power`)
+        for outcomes with no clear change, for the report's "what to do next"
+        (a few seconds; off for batch runs).
+
+    Write the results with :func:`realimpact.report.write_evaluation`.
     """
-    from realimpact.report.safe import check_audience
     from realimpact.store import Store, open_store
 
-    check_audience(audience)
     if family not in FAMILIES:
         raise ValidationError(f"--family: {family!r} is not one of {', '.join(FAMILIES)}")
     did_inference(inference, family)  # refuse a bad option before any work
-    if pdf:
-        from realimpact.report.pdf import find_chromium
-
-        if out_dir is None or not write_report:
-            raise ValidationError("--pdf: needs --out and the HTML report it prints")
-        find_chromium()  # no browser: say so before anything is written
-    if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
-        raise InputError("is a file; --out takes a folder", source=str(out_dir))
     p = read_plan(plan)
     _check_plan(p)
     own = not isinstance(store, Store)
@@ -519,40 +542,64 @@ def evaluate(
     st = open_store(store) if own else store
     try:
         _weights(harm_weights, st)  # an unknown weight set fails now, not after every model
+        force_name = _resolve_force(st, force)
+        validation = _validation(p, st, ignore_validation)
         _check_store_covers(p, st)
-        return _evaluate(
-            p,
-            st,
-            out_dir,
-            harm_weights,
-            surveys,
-            family,
-            audience,
-            write_report,
-            progress,
-            inference,
-            pdf,
-        )
+        res = _evaluate(p, st, harm_weights, surveys, family, progress, inference, force_name)
+        res.context = _context(p, st, res, validation, force_name, next_steps) | res.context
+        return res
     finally:
         if own:
             st.close()
 
 
-def _evaluate(
-    p, st, out_dir, harm_weights, surveys, family, audience, write_report, progress, inference, pdf
-):
+def _resolve_force(st: Any, force: str | None) -> str | None:
+    if force is None:
+        return None
+    from realimpact.store.forces import resolve_force
+
+    return resolve_force(st, force)
+
+
+def _validation(p: Any, st: Any, ignore: bool) -> dict[str, Any]:
+    """``plan validate`` against this store; its errors stop the evaluation unless ignored.
+
+    A plan that fails validation (a mistyped area code, an unknown crime type)
+    would otherwise be judged with a bogus area counted as a target.
+    """
+    from realimpact.plans.validate import validate_plan
+
+    v = validate_plan(p, st)
+    problems = [i.to_dict() | {"path": i.field} for i in v.errors]
+    if problems and not ignore:
+        src = p.path or p.id or "plan"
+        first = "; ".join(f"{i['path']}: {i['message']}" for i in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise ValidationError(
+            f"{src}: the plan fails validation ({len(problems)} error"
+            f"{'s' if len(problems) != 1 else ''}): {first}{more}; fix the plan"
+            " (realimpact plan validate) or pass --ignore-validation"
+        )
+    return {"valid": not problems, "ignored": bool(problems), "problems": problems}
+
+
+def _evaluate(p, st, harm_weights, surveys, family, progress, inference, force=None):
     from realimpact.periods import month_add
+    from realimpact.store.queries import months_present
 
     results: list[IndicatorResult] = []
     warnings: list[str] = []
     layer = p.areas.layer or "lsoa"
     by_type_counts: dict[str, pd.DataFrame] = {}
     windows = []
+    fkw = {"force": force} if force else {}
     for ind in p.indicators:
         if progress:
             progress("evaluating indicators", 1, len(p.indicators))
         fol = p.follow_up_of(ind)
-        res = IndicatorResult(ind.id, ind.kind or "outcome", ind.source or "")
+        res = IndicatorResult(
+            ind.id, ind.kind or "outcome", ind.source or "", label=ind.display_label
+        )
         if ind.baseline is None or fol is None:
             res.notes.append("no baseline or follow-up window: nothing to compare")
             results.append(res)
@@ -565,21 +612,20 @@ def _evaluate(
         if sk in ("police_uk", "stop_search"):
             table = ind.table
             # A month the store holds no file for is unknown, not zero.
-            from realimpact.store.queries import months_present
-
-            held = set(months_present(st, table))
+            held = set(months_present(st, table, **fkw))
             absent = [m for m in months if m not in held]
             if absent:
                 res.notes.append(
                     f"no {table} data in the store for {len(absent)} month(s) of the windows "
-                    f"({absent[0]}..{absent[-1]}): left out, not counted as zero"
+                    f"({', '.join(_month_runs(absent))}): left out of every design, not counted"
+                    " as zero"
                 )
                 months = [m for m in months if m in held]
             n_before = len([m for m in months if m <= base[1]])
             n_after = len([m for m in months if m >= fw[0]])
             if not n_before or not n_after:
                 res.notes.append("no data in the baseline or the follow-up: nothing to compare")
-                warnings.append(f"{ind.id}: no data in the baseline or the follow-up")
+                warnings.append(f"{res.label}: no data in the baseline or the follow-up")
                 results.append(res)
                 continue
             crime_types = ind.crime_types or None
@@ -589,27 +635,28 @@ def _evaluate(
                 crime_types = None
             try:
                 counts = _area_counts(
-                    st, layer, table, crime_types, filters, base[0], fw[1], ("month",)
+                    st, layer, table, crime_types, filters, base[0], fw[1], ("month",), force
                 )
             except ValidationError as e:
                 if sk == "stop_search":
                     res.notes.append(f"searches by area unavailable ({e}); force-wide ledger only")
                     res.ledger = search_outputs(
-                        st, objects=ind.crime_types or None, baseline=base, follow_up=fw
+                        st, objects=ind.crime_types or None, baseline=base, follow_up=fw, **fkw
                     )
                     results.append(res)
                     continue
                 raise
             counts = counts[counts["month"].isin(months)]
-            res.counts, res.monthly = _role_summary(counts, p, base, fw, n_before, n_after)
+            judge_counts(res, p, counts, months, family=family, inference=inference,
+                         design=ind.design or p.design)  # fmt: skip
             if res.kind in ("outcome", "indirect"):
-                _designs(res, p, counts, family, months, inference)
                 if sk == "police_uk" and not by_type_counts:
                     # Every crime type, so the harm balance sees the whole picture
                     # (harm moved into another crime type is not a reduction).
                     tc = _area_counts(
-                        st, layer, "crimes", None, None, base[0], fw[1], ("month", "crime_type")
-                    )
+                        st, layer, "crimes", None, None, base[0], fw[1], ("month", "crime_type"),
+                        force,
+                    )  # fmt: skip
                     by_type_counts[ind.id] = tc[tc["month"].isin(months)]
             else:
                 res.notes.append(
@@ -617,16 +664,21 @@ def _evaluate(
                     "of impact; no impact design is run on it"
                 )
                 if sk == "police_uk" and layer == "lsoa":
-                    res.ledger = crime_outputs(
-                        st,
-                        crime_types=ind.crime_types or ["Drugs"],
-                        areas=p.areas.target + p.areas.buffer,
-                        baseline=base,
-                        follow_up=fw,
+                    res.ledger = _rates(
+                        crime_outputs(
+                            st,
+                            crime_types=ind.crime_types or ["Drugs"],
+                            areas=p.areas.target + p.areas.buffer,
+                            baseline=base,
+                            follow_up=fw,
+                            **fkw,
+                        ),
+                        n_before,
+                        n_after,
                     )
                 elif sk == "stop_search":
                     res.ledger = search_outputs(
-                        st, objects=ind.crime_types or None, baseline=base, follow_up=fw
+                        st, objects=ind.crime_types or None, baseline=base, follow_up=fw, **fkw
                     )
         elif sk == "survey":
             got = _survey_data(p, ind, surveys)
@@ -650,7 +702,7 @@ def _evaluate(
             )
         for n in res.notes:
             if "not estimated" in n:
-                warnings.append(f"{ind.id}: {n}")
+                warnings.append(f"{res.label}: {n}")
         results.append(res)
 
     # Outputs ledger from police.uk: what enforcement yielded, always shown apart.
@@ -662,23 +714,60 @@ def _evaluate(
         base_end = month_add(fw0[0], -1)
         if base0 <= base_end:
             if layer == "lsoa":
-                ledger["drugs_crimes"] = crime_outputs(
-                    st,
-                    crime_types=["Drugs"],
-                    areas=p.areas.target + p.areas.buffer,
-                    baseline=(base0, base_end),
-                    follow_up=fw0,
+                held = set(months_present(st, "crimes", **fkw))
+                nb, nf = _n_held(held, base0, base_end), _n_held(held, *fw0)
+                ledger["drugs_crimes"] = _rates(
+                    crime_outputs(
+                        st,
+                        crime_types=["Drugs"],
+                        areas=p.areas.target + p.areas.buffer,
+                        baseline=(base0, base_end),
+                        follow_up=fw0,
+                        **fkw,
+                    ),
+                    nb,
+                    nf,
                 )
                 ledger["drugs_crimes"]["scope"] = "target and buffer areas"
-            ledger["drug_searches"] = search_outputs(
-                st, objects=["Controlled drugs"], baseline=(base0, base_end), follow_up=fw0
+            ledger["drug_searches"] = _rates(
+                search_outputs(
+                    st,
+                    objects=["Controlled drugs"],
+                    baseline=(base0, base_end),
+                    follow_up=fw0,
+                    **fkw,
+                )
             )
 
     net = _net_harm(p, results, by_type_counts, harm_weights, st)
-    out = EvaluationResult(p, results, ledger, net, warnings, audience)
-    if out_dir is not None:
-        _write(out, Path(out_dir), write_report, pdf)
-    return out
+    return EvaluationResult(p, results, ledger, net, warnings)
+
+
+def _n_held(held: set[str], lo: str, hi: str) -> int:
+    return sum(1 for m in held if lo <= m <= hi)
+
+
+def _month_runs(months: list[str]) -> list[str]:
+    """["2019-03", "2019-04", "2019-06"] -> ["2019-03..2019-04", "2019-06"]."""
+    from realimpact.store.forces import month_runs
+
+    return [r[0] if len(r) == 1 else f"{r[0]}..{r[-1]}" for r in month_runs(months)]
+
+
+def _rates(block: dict[str, Any], nb: int | None = None, nf: int | None = None) -> dict:
+    """Add ``per_month`` to a ledger's before/after: totals over windows of different
+    length are not comparable, monthly rates are."""
+    for key, n in (("before", nb), ("after", nf)):
+        part = block.get(key)
+        if not isinstance(part, dict):
+            continue
+        months = part.get("months", n)
+        if months is None:
+            continue
+        part["months"] = int(months)
+        total = part.get("crimes", part.get("searches"))
+        part["per_month"] = (total / months) if months and total is not None else None
+    return block
 
 
 def _pairs(df: pd.DataFrame, ids: list[str], base: tuple[str, str], fol: tuple[str, str]):
@@ -714,40 +803,13 @@ def _net_harm(
             note = f"crime types without a harm weight left out: {', '.join(unweighted)}"
     else:
         note = "no police.uk outcome indicator with control areas: crime harm not estimated"
-    op_harms = []
-    by_id = {r.id: r for r in results}
-    for uc in p.unintended_consequences:
-        h: dict[str, Any] = {"id": uc.id, "monitor": uc.monitor, "mitigation": uc.mitigation}
-        r = by_id.get(uc.monitor) if uc.monitor else None
-        if r is None or not r.counts.get("target"):
-            h["status"] = "not measured"
-            h["summary"] = f"{uc.id}: not measured"
-        else:
-            t = r.counts["target"]
-            bpm = t["before"] / max(t["months_before"], 1)
-            apm = t["after"] / max(t["months_after"], 1)
-            h.update(
-                status="measured",
-                before_per_month=bpm,
-                after_per_month=apm,
-                change_pct=(100 * (apm - bpm) / bpm) if bpm else None,
-            )
-            c = r.counts
-            if c.get("control"):
-                tne = tne_estimate(
-                    (t["before"], t["after"]),
-                    (c["buffer"]["before"], c["buffer"]["after"]) if c.get("buffer") else (0, 0),
-                    (c["control"]["before"], c["control"]["after"]),
-                )
-                h["crimes_prevented"] = tne.to_dict()
-            h["summary"] = (
-                f"{uc.id} ({uc.monitor}): {bpm:.1f} a month before, {apm:.1f} after in the target"
-            )
-        op_harms.append(h)
+    op_harms = [_consequence(uc, {r.id: r for r in results}) for uc in p.unintended_consequences]
     if counts:
+        phis = _type_dispersion(p, by_type[first.id], list(counts), first)
         out = harm_balance(
-            counts, weights, weights_name=wname, weights_unit=unit, operation_harms=op_harms
-        )
+            counts, weights, weights_name=wname, weights_unit=unit, operation_harms=op_harms,
+            dispersion=phis,
+        )  # fmt: skip
         out["windows"] = {
             "baseline": _win(first.baseline),
             "follow_up": _win(first.follow_up),
@@ -765,24 +827,295 @@ def _net_harm(
     return out
 
 
-def _write(res: EvaluationResult, out_dir: Path, write_report: bool, pdf: bool = False) -> None:
-    from realimpact._json import dumps
-    from realimpact.report import render_report
+def _type_dispersion(
+    p: Any, df: pd.DataFrame, types: list[str], first: IndicatorResult
+) -> dict[str, float]:
+    """Overdispersion of each crime type's area-month counts, for the net harm interval.
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    res.out_dir = out_dir
-    res.files["results"] = str(out_dir / "results.json")
-    if write_report:
-        res.files["report"] = str(out_dir / "report.html")
-    if pdf:
-        res.files["pdf"] = str(out_dir / "report.pdf")
-    data = res.to_dict()
-    tmp = out_dir / "results.json.tmp"
-    tmp.write_text(dumps(data) + "\n", "utf-8")
-    tmp.replace(out_dir / "results.json")
-    if write_report:
-        html = render_report(data, out_dir / "report.html", audience=res.audience)
-        if pdf:
-            from realimpact.report.pdf import html_to_pdf
+    A type too sparse to fit takes the largest factor the other types gave:
+    a wider interval is the honest default when the noise cannot be measured.
+    """
+    months = sorted(df["month"].astype(str).unique())
+    phis: dict[str, float] = {}
+    for t in types:
+        part = df[df["crime_type"] == t]
+        try:
+            phis[t] = wdd_dispersion(
+                part, p.areas.target, p.areas.control, p.areas.buffer or None,
+                start=first.follow_up[0], months=months,
+            )  # fmt: skip
+        except (ValidationError, ValueError, ArithmeticError, np.linalg.LinAlgError):
+            continue
+    fallback = max(phis.values(), default=1.0)
+    return {t: phis.get(t, fallback) for t in types}
 
-            html_to_pdf(html, out_dir / "report.pdf")
+
+# Consequences that show where the market moves to, not where it was.
+BUFFER_CONSEQUENCES = ("enf-geographical-displacement", "enf-displacement-to-sensitive-places")
+
+
+def consequence_area(uc: Any) -> str:
+    """Where a consequence is measured: the plan's ``area``, else by its kind.
+
+    Displacement can only show where the market went (the buffer); other
+    harms of enforcement (violence, crime-type displacement) can happen in the
+    target as well as next door.
+    """
+    if uc.area:
+        return uc.area
+    return "buffer" if uc.id in BUFFER_CONSEQUENCES else "target+buffer"
+
+
+def _consequence(uc: Any, by_id: dict[str, IndicatorResult]) -> dict[str, Any]:
+    """One monitored consequence, measured in the area where it would happen."""
+    from realimpact.plans.catalogues import catalogue_label
+
+    area = consequence_area(uc)
+    label = catalogue_label(uc.id)
+    h: dict[str, Any] = {
+        "id": uc.id,
+        "label": label,
+        "monitor": uc.monitor,
+        "mitigation": uc.mitigation,
+        "area": area,
+    }
+    r = by_id.get(uc.monitor) if uc.monitor else None
+    if r is None:
+        h["status"] = "not monitored"
+        h["monitor_label"] = None
+        h["summary"] = f"{label}: no indicator in the plan monitors it"
+        return h
+    h["monitor_label"] = r.label
+    roles = ["target", "buffer"] if area == "target+buffer" else [area]
+    c = r.counts
+    if not c or any(not c.get(role) for role in roles):
+        why = (
+            "the plan has no buffer areas"
+            if c and "buffer" in roles and not c.get("buffer")
+            else "; ".join(r.notes) or "no data for it in the store"
+        )
+        h["status"] = "no data"
+        h["summary"] = f"{label}: not measured in the {_where(area)} ({why})"
+        return h
+    b = sum(c[role]["before"] for role in roles)
+    a = sum(c[role]["after"] for role in roles)
+    nb, nf = c[roles[0]]["months_before"], c[roles[0]]["months_after"]
+    bpm, apm = b / nb, a / nf
+    h.update(
+        status="measured",
+        before_per_month=bpm,
+        after_per_month=apm,
+        change_pct=(100 * (apm - bpm) / bpm) if bpm else None,
+    )
+    rel = _relative_change(r, area)
+    if rel is not None:
+        h["relative_to_control"] = rel
+    words = f"{bpm:.1f} a month before, {apm:.1f} after in the {_where(area)}"
+    if rel is not None:
+        words += f"; {rel['words']}"
+    h["summary"] = f"{label} ({r.label}): {words}"
+    return h
+
+
+def _where(area: str) -> str:
+    return {"target+buffer": "target and buffer"}.get(area, area)
+
+
+def _relative_change(r: IndicatorResult, area: str) -> dict[str, Any] | None:
+    """The area's change beyond the control's, with the WDD's overdispersion-aware interval."""
+    if r.wdd is None:
+        return None
+    ex = r.wdd.extra
+    q = 1.959963984540054
+    if area == "buffer":
+        est, se = ex.get("displacement_estimate"), ex.get("displacement_se")
+    elif area == "target":
+        est, se = ex.get("local_estimate"), ex.get("local_se")
+    else:
+        est, se = r.wdd.estimate, r.wdd.se
+    if est is None or se is None or not (np.isfinite(est) and np.isfinite(se)):
+        return None
+    lo, hi = est - q * se, est + q * se
+    change = "rose" if lo > 0 else "fell" if hi < 0 else "no_clear_change"
+    text = {"rose": "rose", "fell": "fell", "no_clear_change": "no clear change"}[change]
+    return {
+        "estimate": est,
+        "ci_low": lo,
+        "ci_high": hi,
+        "scale": "crimes_per_month",
+        "change": change,
+        "words": f"relative to the control, {text} ({est:+.1f} crimes a month, 95% interval"
+        f" {lo:+.1f} to {hi:+.1f})",
+    }
+
+
+# -- what a reader needs around the numbers --------------------------------------
+SHORT_BASELINE = 6
+SHORT_FOLLOW_UP = 3
+
+
+def _context(
+    p: Any,
+    st: Any,
+    res: EvaluationResult,
+    validation: dict[str, Any],
+    force: str | None,
+    next_steps: bool = True,
+) -> dict[str, Any]:
+    """Areas with names, the area map's data, flags for the top of the report, next steps."""
+    from realimpact.store.areas import area_names
+
+    layer = p.areas.layer or "lsoa"
+    ids = p.areas.all_ids()
+    names = area_names(st, layer, ids)
+    areas = {"layer": layer} | {
+        role: [{"id": a, "name": names.get(a)} for a in getattr(p.areas, role)] for role in ROLES
+    }
+    return {
+        "force": force,
+        "validation": validation,
+        "areas": areas,
+        "map": _map_data(p, st, res, names, force),
+        "flags": _flags(res, validation),
+        "next_steps": _next_steps(p, st, res) if next_steps else [],
+    }
+
+
+def _map_data(
+    p: Any, st: Any, res: EvaluationResult, names: dict[str, Any], force: str | None
+) -> dict[str, Any]:
+    """Polygons of the plan's areas when the layer has them, else their records' points."""
+    from realimpact.plans.storedata import area_geometries
+    from realimpact.store.areas import area_points
+
+    layer = p.areas.layer or "lsoa"
+    role = p.areas.role_of()
+    geoms = area_geometries(st, layer, p.areas.all_ids())
+    if geoms:
+        return {
+            "kind": "polygons",
+            "areas": [
+                {"area_id": a, "role": role.get(a, "other"), "name": names.get(a), "wkt": g.wkt}
+                for a, g in geoms.items()
+            ],
+            "points": [],
+            "reason": None
+            if len(geoms) == len(role)
+            else f"{len(role) - len(geoms)} of the plan's areas have no boundary in layer {layer!r}",
+        }
+    wins = [r for r in res.indicators if r.baseline and r.follow_up]
+    if layer != "lsoa" or not wins:
+        return {
+            "kind": None,
+            "areas": [],
+            "points": [],
+            "reason": f"layer {layer!r} has no boundaries for the plan's areas in this store",
+        }
+    lo = min(r.baseline[0] for r in wins)
+    hi = max(r.follow_up[1] for r in wins)
+    pts = area_points(st, layer, p.areas.all_ids(), month_from=lo, month_to=hi, force=force)
+    if pts.empty:
+        return {
+            "kind": None,
+            "areas": [],
+            "points": [],
+            "reason": "no LSOA boundaries are loaded and no record of the plan's areas has"
+            " coordinates",
+        }
+    return {
+        "kind": "points",
+        "areas": [],
+        "points": [
+            {"role": role.get(a, "other"), "area_id": a, "e": float(e), "n": float(n)}
+            for a, e, n in zip(pts["area_id"], pts["easting"], pts["northing"], strict=True)
+        ],
+        "reason": "no LSOA boundaries are loaded: each area is drawn as the police.uk map"
+        " points of its records (load boundaries with realimpact ingest boundaries for"
+        " outlines)",
+    }
+
+
+def _flags(res: EvaluationResult, validation: dict[str, Any]) -> list[str]:
+    """What a reader must know before any number: short windows, gaps, a failed validation."""
+    flags: list[str] = []
+    if validation.get("ignored"):
+        flags.append(
+            f"The plan fails validation ({len(validation['problems'])} problem(s)) and was"
+            " evaluated anyway: read every result with that in mind."
+        )
+    for r in res.indicators:
+        t = r.counts.get("target") if r.counts else None
+        if not t or r.kind not in ("outcome", "indirect"):
+            continue
+        nb, nf = t["months_before"], t["months_after"]
+        if nb < SHORT_BASELINE:
+            flags.append(
+                f"{r.label}: the baseline holds only {nb} month(s) of data; at least"
+                f" {SHORT_BASELINE} are needed to tell a change from the usual ups and downs."
+            )
+        if nf < SHORT_FOLLOW_UP:
+            flags.append(
+                f"{r.label}: the follow-up holds only {nf} month(s) of data; markets often"
+                " refill within weeks, so a short follow-up cannot show whether any effect lasted."
+            )
+        gap = next((n for n in r.notes if "left out of every design" in n), None)
+        if gap:
+            flags.append(f"{r.label}: {gap}.")
+    return list(dict.fromkeys(flags))
+
+
+NEXT_STEP_POWER = 0.8
+NEXT_STEP_SIMS = 100
+LONG_FOLLOW_UP = 12
+
+
+def _next_steps(p: Any, st: Any, res: EvaluationResult) -> list[str]:
+    """Specific next steps for outcomes that showed no clear change: how long a follow-up
+    the design needs, sized by :func:`realimpact.plans.power.plan_power` on the baseline."""
+    import copy
+
+    from realimpact.periods import month_add
+    from realimpact.plans.model import Window
+    from realimpact.plans.power import plan_power
+
+    steps: list[str] = []
+    for r in res.indicators:
+        v = r.verdict
+        if not v or v["change"] not in ("no_clear_change", "not_estimable") or not r.counts:
+            continue
+        if r.source not in ("police_uk",) or not r.follow_up:
+            continue
+        nf = r.counts["target"]["months_after"]
+        try:
+            now = plan_power(p, st, indicator=r.id, n_sims=NEXT_STEP_SIMS, power=NEXT_STEP_POWER)
+            longer = None
+            if nf < LONG_FOLLOW_UP:
+                q = copy.deepcopy(p)
+                ind = q.indicator(r.id)
+                ind.follow_up = Window(
+                    r.follow_up[0], month_add(r.follow_up[0], LONG_FOLLOW_UP - 1)
+                )
+                longer = plan_power(
+                    q, st, indicator=r.id, n_sims=NEXT_STEP_SIMS, power=NEXT_STEP_POWER
+                )
+        except (ValidationError, ValueError, ArithmeticError, np.linalg.LinAlgError):
+            continue
+        pct = int(100 * NEXT_STEP_POWER)
+        head = (
+            f"{r.label}: with {nf} follow-up month(s) this design could detect only a fall of"
+            f" {now.mde:.0%} or more ({pct}% power)"
+            if now.mde is not None
+            else f"{r.label}: with {nf} follow-up month(s) no fall this design could detect"
+            f" was found ({pct}% power)"
+        )
+        if longer is not None and longer.mde is not None:
+            head += (
+                f"; a follow-up of {LONG_FOLLOW_UP - nf} more month(s) ({LONG_FOLLOW_UP} in all)"
+                f" would detect a fall of {longer.mde:.0%}"
+            )
+        elif longer is not None:
+            head += f"; even {LONG_FOLLOW_UP} months of follow-up would not be enough: add areas"
+        steps.append(head + ".")
+        if len(steps) >= 3:
+            break
+    return steps

@@ -1,6 +1,6 @@
 """The net harm balance: harm prevented beside the harm the operation caused.
 
-Seed 001 (UKDPC 2009, Box A) and seed 003 (College of Policing 2022) warn that
+UKDPC (2009, Box A) and the College of Policing (2022) warn that
 enforcement can itself cause harm -- violence after seizures destabilise a
 market, people criminalised, children and vulnerable tenants affected by
 closures. A plan promises to monitor these (``unintended_consequences[].monitor``);
@@ -21,6 +21,17 @@ handled. Treating all six counts as independent Poisson, the delta method gives
     Var(TNE) ~= r^2 (T_b + B_b) + (T_a + B_a) + (T_b + B_b)^2 r^2 (1/C_a + 1/C_b),
 
 and Var(sum w_k TNE_k) = sum w_k^2 Var(TNE_k).
+
+Real area-month counts vary more than Poisson, so the interval the
+evaluation shows multiplies each type's variance by that type's
+overdispersion factor phi_k (quasi-Poisson; estimated from the area-month
+panel by :func:`realimpact.evaluation.displacement.wdd_dispersion`). The
+Poisson reading stays beside it (``crime_harm["poisson"]``). The validation
+study (``benchmarks/validation.py``) measures the coverage of both.
+
+Sources: UK Drug Policy Commission (2009) *Moving towards Real Impact Drug
+Enforcement*, Box A; College of Policing (2022) *Crime Reduction Toolkit:
+supplier arrest and seizure*, "Impact on drug harms".
 """
 
 from __future__ import annotations
@@ -38,9 +49,20 @@ Pair = Sequence[float]
 
 
 def tne_estimate(
-    target: Pair, buffer: Pair, control: Pair, *, level: float = 0.95, name: str = "tne"
+    target: Pair,
+    buffer: Pair,
+    control: Pair,
+    *,
+    level: float = 0.95,
+    name: str = "tne",
+    dispersion: float = 1.0,
 ) -> Estimate:
-    """Total net effect (crimes prevented in target + buffer) with a delta-method SE."""
+    """Total net effect (crimes prevented in target + buffer) with a delta-method SE.
+
+    ``dispersion`` multiplies the Poisson variance (quasi-Poisson); 1 is Poisson.
+    """
+    if not (math.isfinite(dispersion) and dispersion > 0):
+        raise ValidationError(f"must be > 0, got {dispersion}", source="dispersion")
     tb, ta = float(target[0]), float(target[1])
     bb, ba = float(buffer[0]), float(buffer[1])
     cb, ca = float(control[0]), float(control[1])
@@ -60,14 +82,16 @@ def tne_estimate(
     r = ca / cb
     pre, post = tb + bb, ta + ba
     est = pre * r - post
-    var = r * r * pre + post + pre * pre * r * r * (1 / ca + 1 / cb)
+    var = (r * r * pre + post + pre * pre * r * r * (1 / ca + 1 / cb)) * dispersion
+    error = "Poisson" if dispersion == 1.0 else f"quasi-Poisson (x {dispersion:.2f})"
     return Estimate.from_normal(
         name,
         est,
         math.sqrt(var),
         int(pre + post + cb + ca),
         level=level,
-        method="Bowers-Johnson total net effect (target + buffer), delta-method Poisson SE",
+        method=f"Bowers-Johnson total net effect (target + buffer), delta-method {error} SE",
+        extra={"dispersion": float(dispersion)},
     )
 
 
@@ -79,6 +103,7 @@ def harm_balance(
     weights_unit: str = "crimes",
     operation_harms: Sequence[Mapping[str, Any]] = (),
     level: float = 0.95,
+    dispersion: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """Harm-weighted change in target + buffer beside the operation's own harms.
 
@@ -88,17 +113,22 @@ def harm_balance(
     weights : crime type -> harm weight (every type in ``counts`` needs one)
     operation_harms : the monitored consequences, already measured, each a mapping
         with at least ``id`` and ``status`` (the engine builds these)
+    dispersion : crime type -> overdispersion factor for the interval (default 1,
+        Poisson, for every type); the Poisson reading is always kept beside it.
     """
     missing = sorted(set(counts) - set(weights))
     if missing:
         raise ValidationError(f"no harm weight for {', '.join(missing)}", source="harm_weights")
     by_type = []
-    est = var = 0.0
+    est = var = var_poisson = 0.0
     n = 0
+    phis = dict(dispersion or {})
     for k, c in counts.items():
+        phi = float(phis.get(k, 1.0))
         t = tne_estimate(
-            c["target"], c.get("buffer", (0, 0)), c["control"], level=level, name=f"tne:{k}"
-        )
+            c["target"], c.get("buffer", (0, 0)), c["control"], level=level, name=f"tne:{k}",
+            dispersion=phi,
+        )  # fmt: skip
         w = float(weights[k])
         by_type.append(
             {
@@ -106,13 +136,16 @@ def harm_balance(
                 "weight": w,
                 "crimes_prevented": t.estimate,
                 "se": t.se,
+                "dispersion": phi,
                 "harm_prevented": w * t.estimate,
             }
         )
         if math.isfinite(t.estimate):
             est += w * t.estimate
             var += (w * t.se) ** 2
+            var_poisson += (w * t.se) ** 2 / phi
             n += t.n
+    quasi = bool(phis) and any(v != 1.0 for v in phis.values())
     crime = Estimate.from_normal(
         "harm_prevented",
         est,
@@ -120,8 +153,14 @@ def harm_balance(
         n,
         scale="harm",
         level=level,
-        method=f"harm-weighted total net effect ({weights_name} weights)",
+        method=f"harm-weighted total net effect ({weights_name} weights), "
+        + (
+            "quasi-Poisson interval (overdispersion per crime type)"
+            if quasi
+            else "Poisson interval"
+        ),
     )
+    poisson = Estimate.from_normal("harm_prevented", est, math.sqrt(var_poisson), n, level=level)
     measured = [h for h in operation_harms if h.get("status") == "measured"]
     unmeasured = [h for h in operation_harms if h.get("status") != "measured"]
     if crime.ci_low > 0:
@@ -148,12 +187,22 @@ def harm_balance(
             + "; ".join(h.get("summary", h["id"]) for h in measured)
         )
     if unmeasured:
-        parts.append("promised but not measured: " + ", ".join(h["id"] for h in unmeasured))
+        parts.append(
+            "promised but not measured: " + ", ".join(h.get("label") or h["id"] for h in unmeasured)
+        )
     return {
         "crime_harm": {
             **crime.to_dict(),
             "weights": weights_name,
             "unit": weights_unit,
+            "interval": "quasi_poisson" if quasi else "poisson",
+            # harm prevented > 0 means harm fell; said only when the interval agrees
+            "change": "fell"
+            if crime.ci_low > 0
+            else "rose"
+            if crime.ci_high < 0
+            else "no_clear_change",
+            "poisson": {k: getattr(poisson, k) for k in ("se", "ci_low", "ci_high", "p")},
             "by_type": by_type,
         },
         "operation_harms": list(operation_harms),

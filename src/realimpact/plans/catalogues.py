@@ -522,3 +522,22 @@ def plan_catalogue(
     else:
         raise ValidationError(f"catalogue: {name!r} is not one of {', '.join(CATALOGUES)}")
     return {"catalogue": name, "items": rows, "count": len(rows), "documents": docs}
+
+
+def catalogue_label(item_id: str) -> str:
+    """Readable name of a harm, enforcement harm or tactic id; the id itself when unknown.
+
+    People who read a report never saw the catalogues, so an id alone
+    ("enf-turf-war") would hide what the plan said.
+    """
+    from realimpact.errors import ValidationError
+    from realimpact.harm.taxonomy import get_harm
+
+    try:
+        return str(get_harm(item_id)["name"])
+    except (ValidationError, KeyError):
+        pass
+    try:
+        return str(get_tactic(item_id).name)
+    except (ValidationError, KeyError):
+        return item_id

@@ -16,7 +16,14 @@ Fields beyond the contract (all optional):
 * ``displacement.types`` (Box A types) and ``displacement.mitigation``;
 * ``support``: ``treatment_capacity``, ``vulnerable_tenants``, ``children``:
   post-operation support that tactics such as crack-house closure call for;
-* ``design``: did | its (the evaluation design; default did with a control);
+* ``design``: did | its | wdd, the primary evaluation design for every
+  indicator (an indicator's own ``design`` overrides it); when neither is
+  given the evaluation picks one from the areas and months and says why
+  (:func:`realimpact.evaluation.verdict.choose_design`);
+* ``indicators[].label``: the indicator's name in reports ("Drugs crime");
+* ``unintended_consequences[].area``: where the consequence is measured
+  (target | buffer | target+buffer); by default displacement-type
+  consequences in the buffer, the rest in target and buffer;
 * any other key is kept in ``Plan.raw`` (and an indicator's in ``Indicator.extra``).
 """
 
@@ -34,8 +41,9 @@ from realimpact.errors import ValidationError
 from realimpact.periods import is_month, month_range
 
 INDICATOR_KINDS = ("output", "outcome", "process", "indirect")
+CONSEQUENCE_AREAS = ("target", "buffer", "target+buffer")
 SOURCE_KINDS = ("police_uk", "stop_search", "partner", "survey")
-DESIGNS = ("did", "its")
+DESIGNS = ("did", "its", "wdd")
 KNOWN_KEYS = {
     "id",
     "title",
@@ -55,6 +63,12 @@ KNOWN_KEYS = {
     "notes",
     "owner",
 }
+
+
+def humanise(identifier: str) -> str:
+    """ "drugs-crime" -> "Drugs crime": an id a reader can read, when no label was given."""
+    words = identifier.replace("_", " ").replace("-", " ").split()
+    return " ".join(words)[:1].upper() + " ".join(words)[1:] if words else identifier
 
 
 @dataclass(frozen=True)
@@ -135,6 +149,13 @@ class Indicator:
     baseline: Window | None = None
     follow_up: Window | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    label: str | None = None
+    design: str | None = None
+
+    @property
+    def display_label(self) -> str:
+        """What a reader sees: the plan's ``label``, else the id in words ("drugs-crime" -> "Drugs crime")."""
+        return self.label or humanise(self.id)
 
     @property
     def source_kind(self) -> str | None:
@@ -159,6 +180,7 @@ class Consequence:
     id: str
     mitigation: str | None = None
     monitor: str | None = None
+    area: str | None = None
 
 
 @dataclass
@@ -287,6 +309,8 @@ class Plan:
                     "crime_types": i.crime_types,
                     "baseline": i.baseline.to_dict() if i.baseline else None,
                     "follow_up": i.follow_up.to_dict() if i.follow_up else None,
+                    **({"label": i.label} if i.label else {}),
+                    **({"design": i.design} if i.design else {}),
                     **i.extra,
                 }
                 for i in self.indicators
@@ -298,6 +322,7 @@ class Plan:
             },
             "unintended_consequences": [
                 {"id": c.id, "mitigation": c.mitigation, "monitor": c.monitor}
+                | ({"area": c.area} if c.area else {})
                 for c in self.unintended_consequences
             ],
             "partners": list(self.partners),
@@ -450,7 +475,7 @@ def parse_plan(data: Any, source: str | None = None) -> Plan:
             p.bad(path, "expected a mapping with id, kind, source, baseline, follow_up")
             continue
         d = {str(k): v for k, v in d.items()}
-        known = {"id", "kind", "source", "crime_types", "baseline", "follow_up"}
+        known = {"id", "kind", "source", "crime_types", "baseline", "follow_up", "label", "design"}
         plan.indicators.append(
             Indicator(
                 id=p.text(d, "id", f"{path}.id") or "",
@@ -460,6 +485,8 @@ def parse_plan(data: Any, source: str | None = None) -> Plan:
                 baseline=p.window(d.get("baseline"), f"{path}.baseline"),
                 follow_up=p.window(d.get("follow_up"), f"{path}.follow_up"),
                 extra={k: v for k, v in d.items() if k not in known},
+                label=p.text(d, "label", f"{path}.label"),
+                design=p.text(d, "design", f"{path}.design"),
             )
         )
 
@@ -484,6 +511,7 @@ def parse_plan(data: Any, source: str | None = None) -> Plan:
                 id=p.text(c, "id", f"{path}.id") or "",
                 mitigation=p.text(c, "mitigation", f"{path}.mitigation"),
                 monitor=p.text(c, "monitor", f"{path}.monitor"),
+                area=p.text(c, "area", f"{path}.area"),
             )
         )
 

@@ -24,6 +24,7 @@ from typing import Any
 from realimpact.errors import ValidationError
 from realimpact.plans import catalogues as cat
 from realimpact.plans.model import (
+    CONSEQUENCE_AREAS,
     DESIGNS,
     INDICATOR_KINDS,
     SOURCE_KINDS,
@@ -340,6 +341,8 @@ def _indicators(plan: Plan, store: Store | None, out: _Out) -> None:
             out.error(f"{path}.kind", f"missing; one of {', '.join(INDICATOR_KINDS)}")
         elif ind.kind not in INDICATOR_KINDS:
             out.error(f"{path}.kind", f"{ind.kind!r} is not one of {', '.join(INDICATOR_KINDS)}")
+        if ind.design and ind.design not in DESIGNS:
+            out.error(f"{path}.design", f"{ind.design!r} is not one of {', '.join(DESIGNS)}")
         src_ok = _indicator_source(ind, path, out)
         if src_ok and store is not None and ind.table and ind.crime_types:
             have = crime_types if ind.table == "crimes" else objects
@@ -601,6 +604,8 @@ def _consequences(plan: Plan, risks: dict[str, list[str]], out: _Out) -> None:
                 f"{path}.mitigation",
                 f"missing; say how {c.id or 'it'} will be prevented or reduced",
             )
+        if c.area and c.area not in CONSEQUENCE_AREAS:
+            out.error(f"{path}.area", f"{c.area!r} is not one of {', '.join(CONSEQUENCE_AREAS)}")
         if c.monitor and c.monitor not in ind_ids:
             out.error(
                 f"{path}.monitor",

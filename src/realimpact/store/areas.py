@@ -146,3 +146,71 @@ def points_extent(
 def _check_table(table: str) -> None:
     if table not in RECORD_TABLES:
         raise ValueError(f"unknown record table {table!r}")
+
+
+def area_names(store: Store, layer: str, ids: list[str]) -> dict[str, str | None]:
+    """Readable names of a layer's areas ("Liverpool 061C" for an LSOA code).
+
+    For ``lsoa`` the name police.uk gives beside each code is used when the
+    layer's own boundaries carry none, so names show even with no boundaries.
+    """
+    names: dict[str, str | None] = {a: None for a in ids}
+    if layer_info(store, layer) is not None:
+        df = store.sql(
+            "SELECT area_id, name FROM areas WHERE layer = ? AND area_id IN"
+            f" ({', '.join('?' for _ in ids)})",
+            [layer, *ids],
+        ) if ids else None  # fmt: skip
+        if df is not None:
+            names.update({a: n for a, n in zip(df["area_id"], df["name"], strict=True) if n})
+    if layer == "lsoa" and ids and any(v is None for v in names.values()):
+        want = [a for a, v in names.items() if v is None]
+        df = store.sql(
+            "SELECT lsoa_code AS area_id, any_value(lsoa_name) AS name FROM crimes"
+            f" WHERE lsoa_code IN ({', '.join('?' for _ in want)}) GROUP BY lsoa_code",
+            want,
+        )
+        names.update({a: n for a, n in zip(df["area_id"], df["name"], strict=True) if n})
+    return names
+
+
+def area_points(
+    store: Store,
+    layer: str,
+    ids: list[str],
+    *,
+    month_from: str,
+    month_to: str,
+    force: str | None = None,
+    limit: int = 4000,
+) -> pd.DataFrame:
+    """area_id, easting, northing of street records in the listed areas (BNG metres).
+
+    Each area's points, at most ``limit`` in all (a seeded sample beyond),
+    so a map can show where a code-only area lies when no boundary is loaded.
+    Only ``lsoa`` (through the records' own LSOA codes) or a layer whose
+    assignments exist.
+    """
+    if not ids:
+        return pd.DataFrame(columns=["area_id", "easting", "northing"])
+    from realimpact.store.forces import force_clause
+
+    marks = ", ".join("?" for _ in ids)
+    fwhere, fparams = force_clause(store, "crimes", force)
+    cond = f" AND {fwhere}"
+    params: list = [*ids, month_from, month_to, *fparams]
+    if layer == "lsoa" and layer_info(store, layer) is None:
+        src, area = "crimes r", "r.lsoa_code"
+    else:
+        src = (
+            "crimes r JOIN assignments a ON a.layer = ? AND a.record_table = 'crimes'"
+            " AND a.file_id = r.file_id AND a.line = r.line"
+        )
+        area = "a.area_id"
+        params = [layer, *params]
+    return store.sql(
+        f"SELECT {area} AS area_id, r.easting, r.northing FROM {src}"
+        f" WHERE {area} IN ({marks}) AND r.has_coords AND r.month BETWEEN ? AND ?{cond}"
+        f" USING SAMPLE reservoir({int(limit)} ROWS) REPEATABLE (1)",
+        params,
+    )
