@@ -125,13 +125,13 @@ def add_cmd(
             spec[key] = val
     with handle_errors(), _open(store) as st:
         result = add_entity(st, kind.strip().lower(), spec, merge=replace)
-    emit(
-        result,
-        json,
-        lambda r: out.print(
-            f"{'updated' if r['updated'] else 'added'} {r['kind']} [bold]{esc(r['id'])}[/]"
-        ),
-    )
+
+    def render(r: dict[str, Any]) -> None:
+        out.print(f"{'updated' if r['updated'] else 'added'} {r['kind']} [bold]{esc(r['id'])}[/]")
+        for n in r.get("notes") or []:  # unknown layer, area not in any record ...
+            print_error(n, "note", "yellow")
+
+    emit(result, json, render)
 
 
 @markets.command("list")
@@ -384,8 +384,12 @@ def rank_cmd(
         str | None, typer.Option(help="Use assessments made on or before YYYY-MM-DD.")
     ] = None,
     top: Annotated[
-        int, typer.Option(help="Size of the top list the sensitivity check follows.")
-    ] = 10,
+        int | None,
+        typer.Option(
+            help="Show the N highest ranked (default all); the sensitivity check follows"
+            " the top N (default 10)."
+        ),
+    ] = None,
     sensitivity: Annotated[bool, typer.Option("--sensitivity/--no-sensitivity")] = True,
     store: StoreOpt = None,
     json: JsonOpt = False,
@@ -401,9 +405,11 @@ def rank_cmd(
             position_weight=position_weight,
             kind=kind,
             as_of=as_of,
-            top=top,
+            top=10 if top is None else top,
             sensitivity=sensitivity,
         )
+    if top is not None and not json:
+        result = {**result, "shown": top}
     emit(result, json, _render_rank)
 
 
@@ -413,7 +419,9 @@ def _render_rank(r: dict[str, Any]) -> None:
     t.add_column("id", no_wrap=True)
     for c in ("kind", "score", "confidence", "harm", "position", "top harms (w x I x L)"):
         t.add_column(c)
-    for it in r["items"]:
+    shown = r.get("shown")
+    items = r["items"] if shown is None else [it for it in r["items"] if it["rank"] <= shown]
+    for it in items:
         top_h = sorted(it["breakdown"], key=lambda b: -b["contribution"])[:3]
         t.add_row(
             str(it["rank"]),
@@ -428,6 +436,8 @@ def _render_rank(r: dict[str, Any]) -> None:
             ),
         )
     out.print(t)
+    if len(items) < len(r["items"]):
+        out.print(f"top {shown} of {len(r['items'])} ranked shown (--json for all)")
     if r["unassessed"]:
         out.print(f"not assessed (not ranked): {', '.join(r['unassessed'])}")
     s = r.get("sensitivity")
@@ -469,10 +479,19 @@ def warning_cmd(
     show_all: Annotated[
         bool, typer.Option("--all", help="Every unit and test, not only those that fired.")
     ] = False,
+    force: Annotated[
+        str | None,
+        typer.Option("--force", help="Only this force (name or slug, e.g. merseyside)."),
+    ] = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Project Linctus emerging-market checklist; data indicators tested by Poisson CUSUM."""
+    """Project Linctus emerging-market checklist; data indicators tested by Poisson CUSUM.
+
+    Each unit is tested on the months its force published: a missing month is
+    left out of the baseline, and the CUSUM never bridges a gap (it monitors
+    the consecutive months up to it and names the rest).
+    """
     from realimpact.markets.warning import emerging_market_warning
 
     with handle_errors(), _open(store) as st, rich_progress(progress_enabled()) as prog:
@@ -492,6 +511,7 @@ def warning_cmd(
             series=series,
             show_all=show_all,
             progress=prog,
+            force=force,
         )
     emit(result, json, _render_warning)
 
@@ -516,7 +536,9 @@ def _render_warning(r: dict[str, Any]) -> None:
                 _f(f["baseline_mean"]),
                 _f(f["monitor_mean"]),
                 f"{f['p_value']:.3f}",
-                "overdispersed" if f["overdispersed"] else "",
+                "; ".join(
+                    x for x in ("overdispersed" if f["overdispersed"] else "", f.get("gaps")) if x
+                ),
             )
         out.print(t)
     if r["scope"] != "layer":

@@ -23,7 +23,6 @@ areas some alarms are false by design (``max_expected_false_alarms`` says how ma
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +36,16 @@ from realimpact.markets.vocab import linctus_indicators
 from realimpact.periods import check_month, is_month
 from realimpact.store import Store
 from realimpact.store import markets as sql
+from realimpact.store.forces import missing_months, month_runs
 
 SCOPES = ("force", "layer", "entity")
 
 
 def force_key(name: str) -> str:
-    """'City of London Police' and 'city-of-london' name the same force."""
-    s = str(name).strip().lower()
-    for suffix in (" police service", " police force", " constabulary", " police"):
-        if s.endswith(suffix):
-            s = s[: -len(suffix)]
-    return re.sub(r"[^a-z0-9]+", "-", s).strip("-")
+    """'City of London Police' and 'city-of-london' name the same force (store.forces)."""
+    from realimpact.store.forces import force_key as _key
+
+    return _key(name)
 
 
 def _check_month(value: str | None, field: str) -> str | None:
@@ -97,9 +95,13 @@ def test_series(
 ) -> list[dict[str, Any]]:
     """CUSUM-test every (unit, indicator) monthly series of ``frame``.
 
-    ``frame`` has columns unit, indicator, month, n (missing months are zero).
-    ``coverage`` gives each unit's months with data (default: every month in
-    ``frame``), so a force that published 5 months is not read as 31 zeros.
+    ``frame`` has columns unit, indicator, month, n; a covered month with no
+    row is a zero. ``coverage`` gives each unit's months with data (default:
+    every month in ``frame``), so a force that published 5 months is not read
+    as 31 zeros. A month outside a unit's coverage is unknown: it is left out
+    of the baseline mean, and the CUSUM never bridges it -- it monitors the
+    first run of consecutive monitored months and names the later ones
+    (``not_monitored``, ``gaps``).
     """
     need = {"unit", "indicator", "month", "n"}
     if not need <= set(frame.columns):
@@ -121,6 +123,28 @@ def test_series(
             rec.update(tested=False, reason="needs at least one baseline and one monitored month")
             out.append(rec)
             continue
+        gap_notes = []
+        runs = month_runs(mon_m)
+        if len(runs) > 1:
+            # The CUSUM accumulates month after month: it must not bridge a gap as if
+            # the months either side were consecutive. It runs on the first run of
+            # consecutive monitored months; the later months are named, not tested.
+            later = [m for r in runs[1:] for m in r]
+            gap = missing_months([runs[0][-1], runs[1][0]])
+            gap_notes.append(
+                f"monitored {runs[0][0]}..{runs[0][-1]} only: {len(gap)} month(s) missing"
+                f" after {runs[0][-1]}, so {len(later)} later month(s) ({later[0]}..{later[-1]})"
+                f" are not monitored (the CUSUM needs consecutive months; use --monitor-from"
+                f" {runs[1][0]} to monitor them)"
+            )
+            rec["not_monitored"] = later
+            mon_m = runs[0]
+        base_gaps = missing_months(base_m)
+        if base_gaps:
+            gap_notes.append(
+                f"{len(base_gaps)} baseline month(s) missing, left out of the baseline mean"
+            )
+            rec["baseline_missing"] = base_gaps
         b = np.array([counts.get(x, 0.0) for x in base_m])
         m = np.array([counts.get(x, 0.0) for x in mon_m])
         r = cusum_test(b, m, shift=shift, alpha=alpha, n_sim=n_sim, seed=seed, with_arl=with_arl)
@@ -146,6 +170,8 @@ def test_series(
             if r.fired
             else [],
         )
+        if gap_notes:
+            rec["gaps"] = "; ".join(gap_notes)
         out.append(rec)
         if progress:
             progress("testing monthly series", 1, len(series))
@@ -236,6 +262,7 @@ def _police_series(
     layer: str,
     entity_areas: list[tuple[str, str]] | None,
     unit_name: str | None,
+    force: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, list[str]], list[str]]:
     """Monthly police.uk series for every data-testable indicator, plus coverage and notes."""
     from realimpact.store.queries import record_counts
@@ -257,8 +284,15 @@ def _police_series(
                 "outcome_linked_to_object": [True],
             }
         fmonths = sql.force_months(store, table)
+        if force is not None:
+            fmonths = {f: ms for f, ms in fmonths.items() if force_key(f) == force_key(force)}
+            if not fmonths:
+                notes.append(f"{ind['id']}: no {table} of {force} in the store")
+                continue
         if scope == "force":
             df = sql.force_monthly_counts(store, table, types, filters)
+            if force is not None:
+                df = df[df["force"].map(force_key) == force_key(force)]
             df["unit"] = df["force"].map(force_key)
             for f, ms in fmonths.items():
                 coverage.setdefault(
@@ -388,10 +422,19 @@ def emerging_market_warning(
     series: pd.DataFrame | str | Path | None = None,
     show_all: bool = False,
     progress: ProgressFn | None = None,
+    force: str | None = None,
 ) -> dict[str, Any]:
-    """``realimpact markets warning``: which Linctus indicators fired, when, with the evidence."""
+    """``realimpact markets warning``: which Linctus indicators fired, when, with the evidence.
+
+    ``force`` (name or slug) keeps one force's records and months. Every
+    series is read on its force's published months only (see :func:`test_series`).
+    """
     if scope not in SCOPES:
         raise ValidationError(f"--scope: {scope!r} is not one of {', '.join(SCOPES)}")
+    if force is not None:
+        from realimpact.store.forces import resolve_force
+
+        force = resolve_force(store, force)
     baseline = (
         _check_month(baseline_from, "--baseline-from"),
         _check_month(baseline_to, "--baseline-to"),
@@ -418,7 +461,7 @@ def emerging_market_warning(
         layers = sorted({la for la, _ in areas})
         layer = max(layers, key=lambda la: sum(1 for x, _ in areas if x == la))
         areas = [(la, a) for la, a in areas if la == layer]
-    frame, coverage, notes = _police_series(store, scope, layer, areas, entity)
+    frame, coverage, notes = _police_series(store, scope, layer, areas, entity, force)
     if series is not None:
         partner = read_partner_series(series) if isinstance(series, str | Path) else series
         if scope == "entity":
@@ -458,6 +501,7 @@ def emerging_market_warning(
         checklist[u] = _checklist(u, scope, by_key, reg, obs, bool(unit_monitor.get(u)))
     return {
         "scope": scope,
+        "force": force,
         "layer": layer if scope != "force" else None,
         "entity": entity,
         "method": (
@@ -564,4 +608,6 @@ def _evidence(t: dict[str, Any]) -> str:
             text += f"; months above k={t['k']:.1f}: {shown}{more}"
     if t.get("overdispersed"):
         text += "; baseline overdispersed (alarm rate may exceed alpha)"
+    if t.get("gaps"):
+        text += f"; {t['gaps']}"
     return text

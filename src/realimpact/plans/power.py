@@ -315,6 +315,16 @@ def simulate_power_its(
 
 
 # -- the power calculation -------------------------------------------------------------
+# Fewest baseline months with data a power calculation runs on (a seasonal
+# two-harmonic ITS has 8 parameters; fewer months than that fit nothing).
+MIN_BASELINE_MONTHS = 6
+
+
+def _month_list(months: list[str], shown: int = 6) -> str:
+    head = ", ".join(months[:shown])
+    return head + (f" and {len(months) - shown} more" if len(months) > shown else "")
+
+
 @dataclass
 class PowerResult:
     """Minimum detectable reduction of one plan indicator (see the module docstring).
@@ -446,9 +456,15 @@ def plan_power(
     se: str = "auto",
     seed: int = 0,
     max_reduction: float = 0.95,
+    force: str | None = None,
 ) -> PowerResult:
-    """Minimum detectable reduction for a plan's outcome indicator (see module docstring)."""
-    from realimpact.plans.storedata import area_month_panel
+    """Minimum detectable reduction for a plan's outcome indicator (see module docstring).
+
+    Baseline months the store holds no data for (for ``force``, if given) are
+    left out of the simulated panel with a note -- never counted as zero; with
+    fewer than ``MIN_BASELINE_MONTHS`` months left the calculation refuses.
+    """
+    from realimpact.plans.storedata import area_month_panel, baseline_months_held
 
     if not isinstance(plan, Plan):
         plan = load_plan(plan, strict=True)
@@ -467,11 +483,30 @@ def plan_power(
     if follow is None:
         raise ValidationError(f"indicators.{ind.id}.follow_up: missing (and no start/end)")
     notes: list[str] = []
-    design = "did" if areas.control and plan.effective_design == "did" else "its"
-    if design == "its" and plan.effective_design == "did":
+    controlled = plan.effective_design in ("did", "wdd")
+    design = "did" if areas.control and controlled else "its"
+    if design == "its" and controlled:
         notes.append("no control areas: sized as an interrupted time series of the target areas")
+    if design == "did" and plan.effective_design == "wdd":
+        notes.append(
+            "design wdd: sized as a difference-in-differences of the same target and control"
+            " areas (the panel the WDD's counts come from)"
+        )
     ids = list(dict.fromkeys(areas.target + (areas.control if design == "did" else [])))
-    panel = area_month_panel(store, areas.layer, ind, ids, ind.baseline.months)
+    base_months, absent = baseline_months_held(store, ind, force=force)
+    if absent:
+        notes.append(
+            f"{len(absent)} baseline month(s) with no {ind.table} data in the store"
+            f" ({_month_list(absent)}): left out of the baseline, not counted as zero"
+        )
+    if len(base_months) < MIN_BASELINE_MONTHS:
+        raise ValidationError(
+            f"indicators.{ind.id}.baseline: only {len(base_months)} of its"
+            f" {ind.baseline.n_months} months have {ind.table} data in the store"
+            f" (missing: {_month_list(absent)}); power needs at least"
+            f" {MIN_BASELINE_MONTHS} months with data, and a missing month is not a zero"
+        )
+    panel = area_month_panel(store, areas.layer, ind, ids, base_months, force=force)
     wide = panel.pivot(index="area_id", columns="month", values="n").reindex(index=ids)
     months = list(wide.columns)
     dropped: list[str] = []

@@ -76,13 +76,35 @@ def indicator_month_counts(store: Store, ind: Indicator, months: Sequence[str]) 
     return dict(zip(df["month"], df["n"].astype(int), strict=True))
 
 
+def baseline_months_held(
+    store: Store, ind: Indicator, *, force: str | None = None
+) -> tuple[list[str], list[str]]:
+    """(baseline months the store holds ``ind.table`` data for, baseline months it lacks).
+
+    A month with no file is unknown, not zero: callers leave the second list out.
+    """
+    from realimpact.store.queries import months_present
+
+    months = list(ind.baseline.months) if ind.baseline else []
+    held = set(months_present(store, ind.table or "crimes", force=force))
+    return [m for m in months if m in held], [m for m in months if m not in held]
+
+
 def area_month_panel(
-    store: Store, layer: str, ind: Indicator, areas: Sequence[str], months: Sequence[str]
+    store: Store,
+    layer: str,
+    ind: Indicator,
+    areas: Sequence[str],
+    months: Sequence[str],
+    *,
+    force: str | None = None,
 ) -> pd.DataFrame:
     """Zero-filled counts: one row per (area, month) for the listed areas and months.
 
-    Columns ``area_id, month, n``. Raises ValidationError (from the store's
-    queries) when the layer cannot place this indicator's records in areas.
+    Columns ``area_id, month, n``. Zeros are filled only in the months given,
+    which must be months the store holds data for (:func:`baseline_months_held`):
+    a month with no data is unknown, never a zero. Raises ValidationError (from
+    the store's queries) when the layer cannot place this indicator's records in areas.
     """
     from realimpact.store.queries import record_counts
 
@@ -90,6 +112,7 @@ def area_month_panel(
     counts = record_counts(
         store, layer=layer, table=ind.table or "crimes", by=("month",),
         crime_types=crime_types, month_from=min(months), month_to=max(months), filters=filters,
+        force=force,
     )  # fmt: skip
     counts = counts[counts["area_id"].isin(list(areas)) & counts["month"].isin(list(months))]
     full = pd.MultiIndex.from_product([list(areas), list(months)], names=["area_id", "month"])
