@@ -253,6 +253,11 @@ def _cite_parts(doc: str, section: str = "") -> tuple[str, str, str]:
     sec = f", {section}" if section else ""
     if not title:
         return f"source document {doc}", "", sec
+    # 'Home Office (2003) Disrupting crack markets: a practice guide (a note)'
+    m = re.match(r"^(?P<author>[^()]+?) \((?P<year>\d{4})\) (?P<title>.+?)(?: \([^()]*\))?$", title)
+    if m:
+        return f"{m['author']} ({m['year']}) ", m["title"], sec
+    # 'Home Office, Disrupting crack markets: a practice guide (2003)'
     m = re.match(r"^(?P<author>[^,()]+), (?P<title>.+?) \((?P<paren>[^()]*)\)$", title)
     if m:
         years = re.findall(r"\b(?:19|20)\d\d\b", m["paren"])
