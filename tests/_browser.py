@@ -18,8 +18,14 @@ from realimpact.report.pdf import HEADLESS_FLAGS, find_chromium
 CHROMIUM_FLAGS = [*HEADLESS_FLAGS, "--mute-audio", "--remote-debugging-port=0"]
 
 
-async def _probe(url: str, timeout: float = 30.0) -> dict[str, list]:
-    """Load ``url``; return requests, console errors and exceptions seen."""
+async def _probe(
+    url: str, timeout: float = 30.0, expressions: dict[str, str] | None = None
+) -> dict[str, list]:
+    """Load ``url``; return requests, console errors and exceptions seen.
+
+    ``expressions`` (name -> JavaScript) are evaluated in the loaded page;
+    their values come back under ``seen["values"][name]``.
+    """
     from websockets.asyncio.client import connect
 
     # Chromium may still be writing its profile as it exits: don't fail the test on cleanup
@@ -42,7 +48,7 @@ async def _probe(url: str, timeout: float = 30.0) -> dict[str, list]:
                 elif not line and proc.poll() is not None:
                     raise AssertionError("chromium exited before DevTools started")
             assert ws_url, "chromium did not report a DevTools address"
-            return await asyncio.wait_for(_drive(connect, ws_url, url), timeout)
+            return await asyncio.wait_for(_drive(connect, ws_url, url, expressions or {}), timeout)
         finally:
             proc.terminate()
             try:
@@ -51,7 +57,7 @@ async def _probe(url: str, timeout: float = 30.0) -> dict[str, list]:
                 proc.kill()
 
 
-async def _drive(connect, ws_url: str, url: str) -> dict[str, list]:
+async def _drive(connect, ws_url: str, url: str, expressions: dict[str, str]) -> dict[str, list]:
     seen: dict[str, list] = {"requests": [], "console": [], "exceptions": [], "log": []}
     async with connect(ws_url, max_size=2**24) as ws:
         ids = iter(range(1, 10_000))
@@ -107,12 +113,19 @@ async def _drive(connect, ws_url: str, url: str) -> dict[str, list]:
             session=sess,
         )
         seen["svg_count"] = [body["result"]["value"]]
+        values = {}
+        for name, js in expressions.items():
+            got = await send(
+                "Runtime.evaluate", {"expression": js, "returnByValue": True}, session=sess
+            )
+            values[name] = got["result"].get("value")
+        seen["values"] = values  # type: ignore[assignment]
         task.cancel()
     return seen
 
 
-def probe(url: str) -> dict[str, list]:
-    return asyncio.run(_probe(url))
+def probe(url: str, expressions: dict[str, str] | None = None) -> dict[str, list]:
+    return asyncio.run(_probe(url, expressions=expressions))
 
 
 def network(requests: list[str], page: str) -> list[str]:
