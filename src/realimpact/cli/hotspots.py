@@ -56,6 +56,10 @@ InferenceOpt = Annotated[
         help="auto (exact for counts, else permutations), exact, or permutation.",
     ),
 ]
+ForceOpt = Annotated[
+    str | None,
+    typer.Option("--force", help="Only this force (name or slug, e.g. merseyside)."),
+]
 MapOpt = Annotated[Path | None, typer.Option("--map", help="Also draw a PNG map here.")]
 AreasOutOpt = Annotated[
     Path | None, typer.Option("--out", help="Write areas: .geojson, .gpkg or .csv.")
@@ -97,6 +101,7 @@ def gi(
     out_path: AreasOutOpt = None,
     map_path: MapOpt = None,
     audience: AudienceOpt = "analyst",
+    force: ForceOpt = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -117,7 +122,7 @@ def gi(
             store, layer, crime_types=crime_type, harm_weights=weights,
             period_from=period_from, period_to=period_to, contiguity=contiguity,
             transform=transform, permutations=permutations, seed=seed,
-            correction=correction, inference=inference, progress=progress,
+            correction=correction, inference=inference, progress=progress, force=force,
         )  # fmt: skip
         frame = res.to_frame()
         shared = res.partner_frame() if partner else frame
@@ -185,6 +190,7 @@ def kde(
     ] = None,
     map_path: MapOpt = None,
     audience: AudienceOpt = "analyst",
+    force: ForceOpt = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -201,6 +207,7 @@ def kde(
         k = hotspots_kde(
             store, crime_types=crime_type, harm_weights=weights, period_from=period_from,
             period_to=period_to, cell=cell, bandwidth=bandwidth, kernel=kernel, audience=audience,
+            force=force,
         )  # fmt: skip
         result: dict[str, Any] = {**k.summary(), "harm_weights": weights, "audience": audience,
                                   "outputs": {}}  # fmt: skip
@@ -238,6 +245,7 @@ def emerging(
     alpha: Annotated[float, typer.Option("--alpha", help="Significance of a hot month.")] = 0.05,
     out_path: AreasOutOpt = None,
     map_path: MapOpt = None,
+    force: ForceOpt = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -252,6 +260,7 @@ def emerging(
             period_from=period_from, period_to=period_to, contiguity=contiguity,
             transform=transform, permutations=permutations, seed=seed,
             correction=correction, alpha=alpha, inference=inference, progress=progress,
+            force=force,
         )  # fmt: skip
         frame = eh.to_frame()
         frame.insert(1, "name", areas["name"].to_numpy())

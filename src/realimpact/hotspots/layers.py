@@ -63,9 +63,65 @@ def resolve_harm_weights(
 
 
 def _period_text(month_from: str | None, month_to: str | None) -> str:
+    """How the period options read in a message: the options by their real names."""
     if month_from or month_to:
-        return f"{month_from or 'start'}..{month_to or 'end'}"
+        opts = []
+        if month_from:
+            opts.append(f"--period-from {month_from}")
+        if month_to:
+            opts.append(f"--period-to {month_to}")
+        return " ".join(opts)
     return "all months"
+
+
+def _check_crime_types(crime_types: Sequence[str] | None) -> None:
+    """An unknown crime type fails at once, with a did-you-mean (not 'no crimes')."""
+    if crime_types:
+        from realimpact.harm.index import check_crime_types
+
+        check_crime_types(crime_types)
+
+
+def _shared_months(
+    st: Store,
+    forces_used: Iterable[str],
+    month_from: str | None,
+    month_to: str | None,
+    force: str | None,
+) -> tuple[list[str] | None, list[str]]:
+    """Months every force in the selection published, or None when they all agree.
+
+    Pooling forces that published different months would compare one
+    force's 36 months with another's 5 (or read the missing months as zeros),
+    so a map of several forces keeps the months they share and says which
+    it left out.
+    """
+    from realimpact.store.forces import force_months, force_name
+
+    used = {force_name(f) for f in forces_used}
+    fm = {
+        f: {
+            m for m in ms if (not month_from or m >= month_from) and (not month_to or m <= month_to)
+        }
+        for f, ms in force_months(st, "crimes", force).items()
+        if f in used
+    }
+    if len({frozenset(v) for v in fm.values()}) <= 1:
+        return None, []
+    common = sorted(set.intersection(*fm.values()))
+    left = sorted(set().union(*fm.values()) - set(common))
+    if not common:
+        raise InputError(
+            f"{' and '.join(sorted(fm))} share no published month"
+            f" ({'; '.join(f'{f}: {min(v)}..{max(v)}' for f, v in sorted(fm.items()))});"
+            " choose one with --force"
+        )
+    note = (
+        f"{len(fm)} forces published different months: only the {len(common)} month(s) all"
+        f" published are used ({common[0]}..{common[-1]}); {len(left)} month(s) left out"
+        " rather than counted as zero (use --force for one force's months)"
+    )
+    return common, [note]
 
 
 @dataclass
@@ -118,25 +174,40 @@ def _layer_values(
     month_from: str | None,
     month_to: str | None,
     by_month: bool,
+    force: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """(areas, counts, notes); counts restricted to the layer's areas."""
+    """(areas, counts, notes); counts restricted to the layer's areas.
+
+    Only months published by every force with records in the layer are kept
+    (:func:`_shared_months`); ``force`` keeps one force's records.
+    """
     from realimpact.store.queries import load_layer, record_counts
 
     areas = load_layer(st, layer).reset_index(drop=True)
     if areas.empty:
         raise InputError(f"--layer {layer}: the layer has no areas (empty layer)")
-    by = ("month", "crime_type") if by_month else ("crime_type",)
+    by = ("month", "falls_within", "crime_type")
     counts = record_counts(
         st, layer=layer, by=by, crime_types=list(crime_types) if crime_types else None,
-        month_from=month_from, month_to=month_to,
+        month_from=month_from, month_to=month_to, force=force,
     )  # fmt: skip
+    shared_notes: list[str] = []
+    if not counts.empty:
+        inside_forces = counts.loc[counts["area_id"].isin(set(areas["area_id"])), "falls_within"]
+        keep, shared_notes = _shared_months(
+            st, inside_forces.dropna().unique(), month_from, month_to, force
+        )
+        if keep is not None:
+            counts = counts[counts["month"].isin(set(keep))]
+    keys = ["area_id", "month", "crime_type"] if by_month else ["area_id", "crime_type"]
+    counts = counts.groupby(keys, as_index=False)["n"].sum()
     what = ", ".join(crime_types) if crime_types else "all crime types"
     if counts.empty or counts["n"].sum() == 0:
         raise InputError(
             f"--period {_period_text(month_from, month_to)}: no crimes ({what}) in layer "
             f"{layer!r}; check the period and crime types"
         )
-    notes = []
+    notes = list(shared_notes)
     inside = counts["area_id"].isin(set(areas["area_id"]))
     if not inside.all():
         lost = int(counts.loc[~inside, "n"].sum())
@@ -160,15 +231,51 @@ def _read_layer(
     period_from: str | None,
     period_to: str | None,
     by_month: bool,
-) -> tuple[pd.DataFrame, pd.DataFrame, list[str], dict[str, float] | None, str | None]:
-    """(areas, counts, notes, weights, weights name): what Gi* and emerging both start from."""
+    force: str | None = None,
+) -> tuple[
+    pd.DataFrame, pd.DataFrame, list[str], dict[str, float] | None, str | None, list[str] | None
+]:
+    """(areas, counts, notes, weights, weights name, months published): what Gi* and
+    emerging both start from. ``months`` are the months the selection's forces
+    published in the period (None when no force is named in the records)."""
     _check_period(period_from, period_to)
+    _check_crime_types(crime_types)
     with using_store(store) as st:
+        if force is not None:
+            from realimpact.store.forces import resolve_force
+
+            force = resolve_force(st, force, ("crimes",))
         weights_map, weights_name = resolve_harm_weights(harm_weights, st)
         areas, counts, notes = _layer_values(
-            st, layer, crime_types, weights_map, period_from, period_to, by_month=by_month
-        )
-    return areas, counts, notes, weights_map, weights_name
+            st, layer, crime_types, weights_map, period_from, period_to, by_month=by_month,
+            force=force,
+        )  # fmt: skip
+        months = _published_months(st, counts, period_from, period_to, force)
+    return areas, counts, notes, weights_map, weights_name, months
+
+
+def _published_months(
+    st: Store,
+    counts: pd.DataFrame,
+    month_from: str | None,
+    month_to: str | None,
+    force: str | None,
+) -> list[str]:
+    """Months published in the period by the forces kept, those shared if several."""
+    from realimpact.store.forces import force_months
+
+    fm = force_months(st, "crimes", force)
+    sets = [
+        {m for m in ms if (not month_from or m >= month_from) and (not month_to or m <= month_to)}
+        for ms in fm.values()
+    ]
+    sets = [x for x in sets if x]
+    if not sets:
+        return []
+    months = set.intersection(*sets) if len(sets) > 1 else sets[0]
+    if "month" in counts.columns:  # forces outside the layer do not restrict it
+        months |= set(counts["month"])
+    return sorted(months)
 
 
 def _neighbours(layer: str, areas: pd.DataFrame, contiguity: str) -> Any:
@@ -199,13 +306,21 @@ def hotspots_gi(
     alternative: str = "two-sided",
     inference: str = "auto",
     progress: ProgressFn | None = None,
+    force: str | None = None,
 ) -> GiLayerResult:
-    """Gi* hot spots of (harm-weighted) crime counts on a stored area layer."""
+    """Gi* hot spots of (harm-weighted) crime counts on a stored area layer.
+
+    ``force`` (name or slug) keeps one force. When the layer holds records of
+    several forces that published different months, only the months they all
+    published are summed (a note says so): never one force's 36 months
+    against another's 5.
+    """
     from realimpact.hotspots.gi import GiStar, harm_values
 
-    areas, counts, notes, weights_map, weights_name = _read_layer(
-        store, layer, crime_types, harm_weights, period_from, period_to, by_month=False
-    )
+    areas, counts, notes, weights_map, weights_name, _ = _read_layer(
+        store, layer, crime_types, harm_weights, period_from, period_to, by_month=False,
+        force=force,
+    )  # fmt: skip
     values = harm_values(counts, weights_map, area_ids=areas["area_id"].tolist())
     w = _neighbours(layer, areas, contiguity)
     if w.n_islands:
@@ -223,6 +338,7 @@ def hotspots_gi(
         "period_from": period_from,
         "period_to": period_to,
         "contiguity": contiguity,
+        "force": force,
     }
     per_area = counts.groupby("area_id")["n"].sum()
     count = per_area.reindex(areas["area_id"], fill_value=0).to_numpy(dtype=np.int64)
@@ -247,14 +363,35 @@ def hotspots_emerging(
     trend_alpha: float = 0.05,
     inference: str = "auto",
     progress: ProgressFn | None = None,
+    force: str | None = None,
 ) -> tuple[Any, pd.DataFrame, dict[str, Any]]:
-    """Emerging hot spots per month on a stored layer -> (EmergingHotSpots, areas, params)."""
+    """Emerging hot spots per month on a stored layer -> (EmergingHotSpots, areas, params).
+
+    The months are those published (by every force of the layer, or by
+    ``force``): a month with no data is left out, never a month of zeros.
+    """
     from realimpact.hotspots.emerging import EmergingHotSpots
 
-    areas, counts, notes, weights_map, weights_name = _read_layer(
-        store, layer, crime_types, harm_weights, period_from, period_to, by_month=True
-    )
-    months = _months(period_from or counts["month"].min(), period_to or counts["month"].max())
+    areas, counts, notes, weights_map, weights_name, published = _read_layer(
+        store, layer, crime_types, harm_weights, period_from, period_to, by_month=True,
+        force=force,
+    )  # fmt: skip
+    months = published or _months(counts["month"].min(), counts["month"].max())
+    # a bound the user named is kept, so a bound month without data is refused
+    # by name (below) rather than silently moved
+    months = sorted(set(months) | {m for m in (period_from, period_to) if m})
+    from realimpact.store.forces import missing_months
+
+    gaps = [
+        m
+        for m in missing_months(months)
+        if (not period_from or m >= period_from) and (not period_to or m <= period_to)
+    ]
+    if gaps:
+        notes.append(
+            f"{len(gaps)} month(s) without data left out ({', '.join(gaps[:6])}"
+            f"{' ...' if len(gaps) > 6 else ''}): the months are not all consecutive"
+        )
     n = counts["n"].astype(float)
     if weights_map is not None:
         n = n * counts["crime_type"].map(weights_map).astype(float)
@@ -275,6 +412,7 @@ def hotspots_emerging(
         "crime_types": list(crime_types) if crime_types else None,
         "harm_weights": weights_name,
         "contiguity": contiguity,
+        "force": force,
     }
     return eh, areas[["area_id", "name", "geometry"]], params
 
@@ -290,11 +428,14 @@ def hotspots_kde(
     bandwidth: float | None = None,
     kernel: str = "quartic",
     audience: str = "analyst",
+    force: str | None = None,
 ) -> Any:
     """Kernel density of (harm-weighted) crime points -> KernelDensity.
 
     ``audience='partner'`` sets to 0 every cell with fewer than 5 incidents
     within one bandwidth (:func:`realimpact.hotspots.kde.suppress_sparse_cells`).
+    ``force`` keeps one force's points; with several forces that published
+    different months only the months they share are used (``kd.notes``).
     """
     from realimpact.hotspots.kde import kernel_density, suppress_sparse_cells
     from realimpact.report.safe import check_audience
@@ -302,12 +443,25 @@ def hotspots_kde(
 
     check_audience(audience)
     _check_period(period_from, period_to)
+    _check_crime_types(crime_types)
+    notes: list[str] = []
     with using_store(store) as st:
+        if force is not None:
+            from realimpact.store.forces import resolve_force
+
+            force = resolve_force(st, force, ("crimes",))
         weights_map, _ = resolve_harm_weights(harm_weights, st)
         pts = record_points(
             st, crime_types=list(crime_types) if crime_types else None,
-            month_from=period_from, month_to=period_to,
+            month_from=period_from, month_to=period_to, force=force,
         )  # fmt: skip
+        from realimpact.store.forces import forces_in_store
+
+        keep, notes = _shared_months(
+            st, forces_in_store(st, ("crimes",)), period_from, period_to, force
+        )
+        if keep is not None:
+            pts = pts[pts["month"].isin(set(keep))]
     if pts.empty:
         what = ", ".join(crime_types) if crime_types else "all crime types"
         raise InputError(
@@ -320,4 +474,6 @@ def hotspots_kde(
         w = pts["crime_type"].map(weights_map).to_numpy(dtype=float)
     x, y = pts["easting"].to_numpy(dtype=float), pts["northing"].to_numpy(dtype=float)
     kd = kernel_density(x, y, w, cell=cell, bandwidth=bandwidth, kernel=kernel)
-    return suppress_sparse_cells(kd, x, y) if audience == "partner" else kd
+    kd = suppress_sparse_cells(kd, x, y) if audience == "partner" else kd
+    kd.notes[:0] = notes
+    return kd
