@@ -410,7 +410,7 @@ def verdict_of(ind: dict[str, Any]) -> dict[str, Any] | None:
         "ci_high": hi,
         "no_change": 1.0,
         "scale": "rate_ratio",
-        "displacement": "not_estimable",
+        "displacement": None,  # not in old results: no displacement claim either way
         "reason": reason,
         "sensitivity": [],
     }
@@ -502,9 +502,14 @@ def verdict_line(label: str, v: dict[str, Any] | None, has_buffer: bool) -> str:
     if not v:
         return f"{label}: not estimated (see What changed)."
     line = f"{label}: {verdict_text(v)}."
-    if _estimable(v) or v.get("displacement") in ("displacement", "diffusion", "none_detected"):
+    d = v.get("displacement")
+    if d in ("displacement", "diffusion", "none_detected") or (d and _estimable(v)):
         line += " " + displacement_text(v, has_buffer)
     return line
+
+
+def _whole(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 0.5 else "0"
 
 
 def net_harm_line(ch: Any) -> str | None:
@@ -518,16 +523,16 @@ def net_harm_line(ch: Any) -> str | None:
     if lo is None or hi is None:
         return (
             f"Crime harm could not be estimated with these areas (estimate "
-            f"{fmt_num(est)} {unit} prevented, interval not available)."
+            f"{_whole(est)} {unit} prevented, interval not available)."
         )
-    ci = f"95% CI {fmt_num(lo)} to {fmt_num(hi)}"
+    ci = f"95% CI {_whole(lo)} to {_whole(hi)}"
     if lo > 0:
-        return f"Crime harm fell across target and buffer: {fmt_num(est)} {unit} prevented ({ci})."
+        return f"Crime harm fell across target and buffer: {_whole(est)} {unit} prevented ({ci})."
     if hi < 0:
-        return f"Crime harm rose across target and buffer: {fmt_num(-est)} {unit} added ({ci})."
+        return f"Crime harm rose across target and buffer: {_whole(-est)} {unit} added ({ci})."
     return (
         f"No clear change in crime harm across target and buffer "
-        f"({fmt_num(est)} {unit} prevented, {ci}, which includes no change)."
+        f"({_whole(est)} {unit} prevented, {ci}, which includes no change)."
     )
 
 
@@ -818,7 +823,9 @@ def build_view(data: dict[str, Any], audience: str, threshold: int) -> dict[str,
             "design_label": plain(v.get("design_label")) if v else "",
             "design_reason": plain(v.get("design_reason")) if v else "",
             "reason": plain(v.get("reason")) if v else "",
-            "displacement_text": displacement_text(v, has_buffer) if v else "",
+            "displacement_text": displacement_text(v, has_buffer)
+            if v and v.get("displacement")
+            else "",
             "sensitivity": _sensitivity(v),
             "rr": rr,
             "lo": lo,
@@ -865,7 +872,9 @@ def build_view(data: dict[str, Any], audience: str, threshold: int) -> dict[str,
             displacement.append(
                 {
                     "label": label,
-                    "verdict": displacement_text(v, has_buffer) if v else "",
+                    "verdict": displacement_text(v, has_buffer)
+                    if v and v.get("displacement")
+                    else "",
                     "kind": str((v or {}).get("displacement") or ""),
                     "buffer": b,
                     "wdq": w if isinstance(w, dict) else {},
@@ -1110,11 +1119,11 @@ def _net_harm(
         if est is not None:
             lo, hi = _f(ch.get("ci_low")), _f(ch.get("ci_high"))
             ci = (
-                f" (95% CI {fmt_num(lo)} to {fmt_num(hi)})"
+                f" (95% CI {_whole(lo)} to {_whole(hi)})"
                 if lo is not None and hi is not None
                 else ""
             )
-            rows.append(("Crime harm prevented, target and buffer", f"{fmt_num(est)}{ci}"))
+            rows.append(("Crime harm prevented, target and buffer", f"{_whole(est)}{ci}"))
         if ch.get("weights"):
             w = {"cchi": "Cambridge Crime Harm Index"}.get(str(ch["weights"]), str(ch["weights"]))
             rows.append(("Harm weights", f"{w}{' (' + unit + ')' if unit else ''}"))
