@@ -232,7 +232,7 @@ def test_invalid_plan_is_refused_unless_ignored(col_store, tmp_path):
     plan["areas"]["target"] = [*plan["areas"]["target"], "E0103376"]  # mistyped LSOA
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(plan), "utf-8")
-    with pytest.raises(ValidationError, match="fails validation.*E0103376"):
+    with pytest.raises(ValidationError, match=r"fails validation.*E0103376"):
         evaluate(path, col_store)
     res = evaluate(path, col_store, ignore_validation=True, next_steps=False).to_dict()
     val = res["validation"]

@@ -270,26 +270,29 @@ def _pipeline(
         from realimpact.evaluation.engine import evaluate as _evaluate
 
         surveys = {p.stem.removeprefix("survey-"): pd.read_csv(p) for p in sim.files["survey"]}
-        ev = _evaluate(sim.plan_path, stor, out, surveys=surveys, write_report=False)
+        ev = _evaluate(sim.plan_path, stor, surveys=surveys)
         ctx["results"] = ev.to_dict()
-        res.results = out / "results.json"
         n_out = sum(1 for i in ev.indicators if i.kind == "outcome")
-        return f"{len(ev.indicators)} indicators ({n_out} outcomes), results.json written"
+        changed = sum(
+            1 for i in ev.indicators if i.verdict and i.verdict["change"] in ("fell", "rose")
+        )
+        return f"{len(ev.indicators)} indicators ({n_out} outcomes, {changed} with a clear change)"
 
     st_.run("evaluate (WDQ, WDD, DiD, ITS, surveys, net harm)", evaluate)
 
     def report() -> str:
-        from realimpact.report import render_report
+        from realimpact.report import render_report, write_evaluation
 
         results = ctx.get("results")
         if results is None:
             raise RuntimeError("no evaluation results to report")
-        extras = {"truth": truth, "map": _map_extras(stor, ctx, truth)}
-        res.report = render_report(results, out, "analyst", extras=extras)
+        extras = {"truth": truth}
+        files = write_evaluation(results, out, "analyst", extras=extras)
+        res.results, res.report = Path(files["results"]), Path(files["report"])
         res.partner_report = render_report(
             results, out, "partner", filename="report-partner.html", extras=extras
         )
-        return f"{res.report.name} (analyst) and {res.partner_report.name} (partner)"
+        return f"results.json, {res.report.name} (analyst) and {res.partner_report.name} (partner)"
 
     st_.run("write the Results Analysis report", report)
 
@@ -301,32 +304,6 @@ def _pipeline(
         return f"{hit} of {len(res.comparison)} 95% intervals contain the true effect"
 
     st_.run("compare estimates with the truth", compare)
-
-
-def _map_extras(stor: Any, ctx: dict[str, Any], truth: dict[str, Any]) -> dict[str, Any]:
-    """Area polygons by role (and, for analysts, baseline Drugs points) for the report map."""
-    layer = ctx.get("layer")
-    if layer is None:
-        from realimpact.geo.areas import load_layer
-
-        layer = load_layer(stor, "lsoa")
-    role = {a: r for r, ids in truth["operation"]["areas"].items() for a in ids}
-    areas = [
-        {"area_id": a, "role": role.get(a, "other"), "wkt": g.wkt}
-        for a, g in zip(layer["area_id"], layer["geometry"], strict=True)
-        if g is not None
-    ]
-    points: list[list[float]] = []
-    try:
-        from realimpact.store.queries import record_points
-
-        w = truth["windows"]["baseline"]
-        pts = record_points(stor, crime_types=["Drugs"], month_from=w["from"], month_to=w["to"])
-        pts = pts.dropna(subset=["easting", "northing"])
-        points = pts[["easting", "northing"]].to_numpy().tolist()
-    except ImportError:
-        pass
-    return {"areas": areas, "points": points}
 
 
 def compare_with_truth(results: dict[str, Any], truth: dict[str, Any]) -> list[dict[str, Any]]:

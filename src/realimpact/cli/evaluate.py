@@ -12,6 +12,7 @@ path: a Typer group cannot take both a subcommand and a positional path.
 
 from __future__ import annotations
 
+import json as _json
 import math
 from pathlib import Path
 from typing import Annotated, Any
@@ -133,11 +134,17 @@ def register(app: typer.Typer) -> None:
         from realimpact._progress import rich_progress
         from realimpact.cli._common import progress_enabled
         from realimpact.evaluation.engine import evaluate
-        from realimpact.report import check_audience, check_out_dir, write_evaluation
+        from realimpact.report import write_evaluation
+        from realimpact.report.pdf import find_chromium
+        from realimpact.report.safe import check_audience
 
         with handle_errors(), rich_progress(progress_enabled()) as prog:
+            # a bad --audience or --out, or no browser for --pdf: said before any work
             check_audience(audience)
-            check_out_dir(out_dir, pdf=pdf)  # a bad --out or no browser: say so before any work
+            if out_dir.exists() and not out_dir.is_dir():
+                raise fail(f"--out: {out_dir} is a file; --out takes a folder")
+            if pdf:
+                find_chromium()
             res = evaluate(
                 Path(what),
                 store,
@@ -148,7 +155,8 @@ def register(app: typer.Typer) -> None:
                 force=force,
                 ignore_validation=ignore_validation,
             )
-            data = write_evaluation(res.to_dict(), out_dir, audience=audience, pdf=pdf)
+            files = write_evaluation(res.to_dict(), out_dir, audience=audience, pdf=pdf)
+            data = _json.loads(Path(files["results"]).read_text("utf-8"))
         emit(data, json, _render_plan)
 
 

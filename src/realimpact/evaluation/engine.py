@@ -543,9 +543,22 @@ def evaluate(
     try:
         _weights(harm_weights, st)  # an unknown weight set fails now, not after every model
         force_name = _resolve_force(st, force)
+        pooled: list[str] = []
+        if force_name is None:
+            # The plan's force is the one that recorded its areas: another force's
+            # months in the same store are not zeros for them.
+            from realimpact.store.areas import area_forces
+
+            found = area_forces(st, p.areas.layer or "lsoa", p.areas.all_ids())
+            if len(found) == 1:
+                force_name = found[0]
+            else:
+                pooled = found
         validation = _validation(p, st, ignore_validation)
         _check_store_covers(p, st)
-        res = _evaluate(p, st, harm_weights, surveys, family, progress, inference, force_name)
+        res = _evaluate(
+            p, st, harm_weights, surveys, family, progress, inference, force_name, pooled
+        )
         res.context = _context(p, st, res, validation, force_name, next_steps) | res.context
         return res
     finally:
@@ -583,9 +596,19 @@ def _validation(p: Any, st: Any, ignore: bool) -> dict[str, Any]:
     return {"valid": not problems, "ignored": bool(problems), "problems": problems}
 
 
-def _evaluate(p, st, harm_weights, surveys, family, progress, inference, force=None):
-    from realimpact.periods import month_add
+def _held_months(st: Any, table: str, force: str | None, pooled: list[str]) -> set[str]:
+    """Months the store holds for ``table``: of ``force``, or those every pooled force published."""
     from realimpact.store.queries import months_present
+
+    if force or not pooled:
+        return set(months_present(st, table, **({"force": force} if force else {})))
+    sets = [set(months_present(st, table, force=f)) for f in pooled]
+    held = set.intersection(*sets)
+    return held or set(months_present(st, table))
+
+
+def _evaluate(p, st, harm_weights, surveys, family, progress, inference, force=None, pooled=()):
+    from realimpact.periods import month_add
 
     results: list[IndicatorResult] = []
     warnings: list[str] = []
@@ -612,7 +635,7 @@ def _evaluate(p, st, harm_weights, surveys, family, progress, inference, force=N
         if sk in ("police_uk", "stop_search"):
             table = ind.table
             # A month the store holds no file for is unknown, not zero.
-            held = set(months_present(st, table, **fkw))
+            held = _held_months(st, table, force, list(pooled))
             absent = [m for m in months if m not in held]
             if absent:
                 res.notes.append(
@@ -714,7 +737,7 @@ def _evaluate(p, st, harm_weights, surveys, family, progress, inference, force=N
         base_end = month_add(fw0[0], -1)
         if base0 <= base_end:
             if layer == "lsoa":
-                held = set(months_present(st, "crimes", **fkw))
+                held = _held_months(st, "crimes", force, list(pooled))
                 nb, nf = _n_held(held, base0, base_end), _n_held(held, *fw0)
                 ledger["drugs_crimes"] = _rates(
                     crime_outputs(

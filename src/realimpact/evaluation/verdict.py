@@ -128,14 +128,14 @@ def design_reading(design: str, ind: dict[str, Any]) -> dict[str, Any]:
             return out | _not(ind, "difference-in-differences")
         inf = block.get("extra", {}).get("inference") or block.get("inference")
         readings = {"wild": "wild cluster bootstrap", "t": "t with clusters - 1 df"}
-        out["design_label"] += f" (Poisson rate ratio, {readings.get(inf, 'normal z')})"
+        out["design_label"] += f", {readings.get(inf, 'normal z')}"
         est, lo, hi = block.get("rate_ratio"), block.get("rr_low"), block.get("rr_high")
         out.update(scale="rate_ratio", no_change=1.0, estimate=est, ci_low=lo, ci_high=hi)
     elif design == "its":
         level = (block or {}).get("level")
         if not level:
             return out | _not(ind, "interrupted time series")
-        out["design_label"] += " (level change, quasi-Poisson)"
+        out["design_label"] += ", level change, quasi-Poisson"
         est, lo, hi = level.get("rate_ratio"), level.get("rr_low"), level.get("rr_high")
         out.update(scale="rate_ratio", no_change=1.0, estimate=est, ci_low=lo, ci_high=hi)
     elif design == "wdd":
@@ -145,7 +145,7 @@ def design_reading(design: str, ind: dict[str, Any]) -> dict[str, Any]:
         est, se = ex.get("local_estimate"), ex.get("local_se")
         q = 1.959963984540054
         lo, hi = (est - q * se, est + q * se) if _finite(est, se) else (None, None)
-        out["design_label"] += " (target vs control, crimes a month, quasi-Poisson)"
+        out["design_label"] += ", quasi-Poisson interval"
         out.update(scale="crimes_per_month", no_change=0.0, estimate=est, ci_low=lo, ci_high=hi)
     else:
         return out | {"change": "not_estimable", "reason": f"design {design!r} is not available"}
@@ -289,5 +289,8 @@ def verdict_sentence(v: dict[str, Any] | None) -> str:
         text += "; diffusion of benefits to the buffer"
     elif disp == "none_detected":
         lo, hi = v.get("displacement_ci_low"), v.get("displacement_ci_high")
-        text += f"; no displacement detected (could not rule out {lo:+.1f} to {hi:+.1f} a month)"
+        text += (
+            f"; no displacement detected (could not rule out {lo:+.1f} to {hi:+.1f} crimes a"
+            " month in the buffer)"
+        )
     return text

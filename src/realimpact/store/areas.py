@@ -214,3 +214,31 @@ def area_points(
         f" USING SAMPLE reservoir({int(limit)} ROWS) REPEATABLE (1)",
         params,
     )
+
+
+def area_forces(store: Store, layer: str, ids: list[str]) -> list[str]:
+    """The forces (street-file names) whose crime records fall in the listed areas.
+
+    A plan's months are the months *its* force published: another force's
+    months in the same store are not zeros for these areas.
+    """
+    from realimpact.store.forces import force_name
+
+    if not ids or not store.table_exists("crimes"):
+        return []
+    marks = ", ".join("?" for _ in ids)
+    if layer == "lsoa" and layer_info(store, layer) is None:
+        sql = f"SELECT DISTINCT falls_within FROM crimes WHERE lsoa_code IN ({marks})"
+        params: list = list(ids)
+    else:
+        sql = (
+            "SELECT DISTINCT r.falls_within FROM crimes r JOIN assignments a ON a.layer = ?"
+            " AND a.record_table = 'crimes' AND a.file_id = r.file_id AND a.line = r.line"
+            f" WHERE a.area_id IN ({marks})"
+        )
+        params = [layer, *ids]
+        if layer == "lsoa":  # boundaries loaded: the records' own codes count too
+            sql += f" UNION SELECT DISTINCT falls_within FROM crimes WHERE lsoa_code IN ({marks})"
+            params += list(ids)
+    rows = store.con.execute(sql, params).fetchall()
+    return sorted({force_name(r[0]) for r in rows if r[0]})
