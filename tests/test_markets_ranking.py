@@ -197,3 +197,22 @@ def test_survey_weights_mean_rating(tmp_path: Path) -> None:
             rank(st, survey=survey, weights={H1: 1.0})
     finally:
         st.close()
+
+
+def test_cli_rank_top_shows_only_the_top(tmp_path: Path) -> None:
+    """Issue 11: `markets rank --top 2` printed every entity."""
+    from importlib import resources
+
+    example = str(resources.files("realimpact.markets").joinpath("data", "example_registry.yaml"))
+    runner = CliRunner()
+    st = str(tmp_path / "s.duckdb")
+    assert runner.invoke(app, ["markets", "import", example, "--store", st]).exit_code == 0
+    full = json.loads(runner.invoke(app, ["markets", "rank", "--store", st, "--json"]).stdout)
+    assert len(full["items"]) > 2
+    r = runner.invoke(app, ["markets", "rank", "--top", "2", "--store", st])
+    assert r.exit_code == 0, r.output
+    shown = [it["id"] for it in full["items"] if it["rank"] <= 2]
+    hidden = [it["id"] for it in full["items"] if it["rank"] > 2]
+    assert all(i in r.stdout for i in shown)
+    assert not any(f" {i} " in r.stdout for i in hidden)
+    assert f"top 2 of {len(full['items'])} ranked shown" in r.stdout

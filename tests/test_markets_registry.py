@@ -275,3 +275,22 @@ def test_lsoa_codes_checked_against_records(store: Store) -> None:
         "lsoa:E01000001",
         "lsoa:E01999999",
     ]
+
+
+def test_cli_add_prints_its_notes_without_json(tmp_path: Path) -> None:
+    """Issue 11: `markets add` hid its notes (unknown layer, unknown area) unless --json."""
+    from realimpact.sources.police_uk import ingest_police_uk
+    from tests.conftest import DATA
+
+    st = str(tmp_path / "s.duckdb")
+    ingest_police_uk(
+        sorted((DATA / "police_uk" / "city_of_london" / "street").glob("2019-0[1-2]*.csv")),
+        store=st,
+    )
+    runner = CliRunner()
+    r = runner.invoke(app, ["markets", "add", "place", "P9", "--type", "residential", "--area", "beats:B1",
+                            "--area", "lsoa:E09999999", "--store", st])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "added place P9" in r.stdout
+    assert "layer 'beats' not loaded" in r.stderr
+    assert "lsoa E09999999 not in any stored record" in r.stderr
