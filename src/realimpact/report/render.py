@@ -393,7 +393,7 @@ def verdict_of(ind: dict[str, Any]) -> dict[str, Any] | None:
         return None
     rr, lo, hi = _rr(did)
     if rr is None or lo is None or hi is None:
-        change, reason = "not_estimable", "the interval could not be bounded with these areas"
+        change, reason = "not_estimable", "the 95% interval has no finite bounds"
     elif hi < 1:
         change, reason = "fell", f"95% interval {lo:.2f} to {hi:.2f} excludes no change"
     elif lo > 1:
