@@ -1,6 +1,6 @@
 """Benchmark: harm index over a 6.5-million-row store, by LSOA and month.
 
-Target (issue 3): under 1 second warm. Printed beside the equivalent pandas
+Target: under 1 second warm. Printed beside the equivalent pandas
 groupby (counts by LSOA, month and crime type, weighted and ranked) on the same
 rows already in memory, timed in the same run.
 

@@ -10,7 +10,7 @@ fields look like the real thing), then prints from one run:
 - two floors for any ingest into the embedded store: DuckDB's own read_csv into
   a persistent table, and the append alone of already-parsed Arrow tables.
 
-Targets (issue 2): ratio <= 2.0, peak RSS <= 2 GiB.
+Targets: ratio <= 2.0, peak RSS <= 2 GiB.
 
     python benchmarks/ingest.py [--rows-per-file 540000] [--keep]
 """

@@ -1,4 +1,4 @@
-"""A results dict in the results.json contract (DESIGN.md), built by hand for report tests.
+"""A results dict in the results.json contract (docs/architecture.md), built by hand for report tests.
 
 Numbers are invented but consistent; small counts (below 5) are planted on
 purpose so that partner suppression has something to hide. The per-indicator

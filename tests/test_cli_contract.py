@@ -1,4 +1,4 @@
-"""The CLI contract (DESIGN.md, "CLI (contract)"), checked end to end in subprocesses.
+"""The CLI contract (docs/architecture.md, "CLI (contract)"), checked end to end in subprocesses.
 
 Every command group is run the way a script would run it: ``--json`` must put
 exactly one JSON object on stdout and nothing else; bad input must exit 2

@@ -41,7 +41,7 @@ def _table_rows(text: str, header: str) -> list[list[str]]:
 
 
 def test_table_3_1_methods_are_all_catalogued_for_their_selling_type(shared: Path) -> None:
-    # Source: seed 004, Table 3.1 "A summary of methods of disruption" (both parts).
+    # Source: Home Office (2003) Disrupting crack markets, Table 3.1 "A summary of methods of disruption" (both parts).
     text = _seed(shared, "004")
     rows = _table_rows(text, "Type of selling\tMethod of disruption")
     by_row = {m.table_row: m.id for m in cat.selling_modes()}
@@ -114,7 +114,7 @@ def test_tactic_risks_and_table_3_2_effects_are_enforcement_harms() -> None:
 
 
 def test_table_3_2_rows_quote_the_guide(shared: Path) -> None:
-    # Source: seed 004, Table 3.2 "Displacement effect as a result of police action".
+    # Source: Home Office (2003) Disrupting crack markets, Table 3.2 "Displacement effect as a result of police action".
     text = _norm(_seed(shared, "004"))
     rows = cat.displacement_table()
     assert len(rows) == 5
@@ -132,7 +132,7 @@ def test_table_3_2_rows_quote_the_guide(shared: Path) -> None:
 
 
 def test_table_3_3_and_box_e_are_complete(shared: Path) -> None:
-    # Sources: seed 004 Table 3.3 (7 motivations); seed 001 Box E (16 information sources).
+    # Sources: Home Office (2003) Disrupting crack markets, Table 3.3 (7 motivations); UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement, Box E (16 information sources).
     t004, t001 = _norm(_seed(shared, "004")), _norm(_seed(shared, "001"))
     demand = cat.demand_reduction()
     assert len(demand) == 7
@@ -146,7 +146,7 @@ def test_table_3_3_and_box_e_are_complete(shared: Path) -> None:
 
 
 def test_table_4_1_suitability_words_match_the_guide(shared: Path) -> None:
-    # Source: seed 004 Table 4.1 "Outputs": suitability by street / middle / import level.
+    # Source: Home Office (2003) Disrupting crack markets, Table 4.1 "Outputs": suitability by street / middle / import level.
     rows = _table_rows(_seed(shared, "004"), "Indicators for outputs\tStreet")
     seed = {_norm(r[0]).rstrip("."): [_norm(x) for x in r[1:4]] for r in rows}
     outs = cat.output_indicators()

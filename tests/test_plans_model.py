@@ -1,4 +1,4 @@
-"""Plan YAML parsing (DESIGN.md "Operation plan" contract) and the `plan new` template."""
+"""Plan YAML parsing (docs/architecture.md "Operation plan" contract) and the `plan new` template."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ partners: [housing, treatment]
 
 
 def test_contract_example_parses_with_field_meanings_kept() -> None:
-    # The YAML block of DESIGN.md's "Operation plan (contract)", with real ids filled in.
+    # The YAML block of docs/architecture.md's "Operation plan (contract)", with real ids filled in.
     plan = parse_plan(yaml.safe_load(CONTRACT_EXAMPLE), "contract.yaml")
     assert plan.problems == []
     assert (plan.id, plan.start, plan.end) == ("op-lockdown-col", "2020-03", "2020-05")

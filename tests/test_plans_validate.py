@@ -140,7 +140,7 @@ def test_tactic_not_listed_for_the_selling_mode_warns(store: Store, raw: dict) -
     assert result.valid
     warns = {i.field: i.message for i in result.warnings}
     assert warns["tactics[1]"].startswith(
-        "'test-purchase' is not listed for selling mode open-street in seed 004 Table 3.1"
+        "'test-purchase' is not listed for selling mode open-street in Home Office (2003) Disrupting crack markets, Table 3.1"
     )
     raw["targets"]["selling_modes"] = ["open-street", "arrange-to-meet"]
     assert "tactics[1]" not in {i.field for i in _validate(raw, store).warnings}

@@ -1,4 +1,4 @@
-"""The printed report keeps every table's header on the page of its first row (issue 11).
+"""The printed report keeps every table's header on the page of its first row.
 
 Chromium prints the report (``report.pdf``); pypdf reads the text of each
 page back. For each table in document order, its header text and the text of

@@ -149,7 +149,7 @@ def test_no_ids_seeds_none_or_cli_commands_in_the_text(pages: dict[str, str]) ->
         for plan_id in ("drugs-crime", "asb", "residents-views"):
             # indicator ids appear only as attributes, never in the words
             assert f" {plan_id} " not in f" {text} ".replace("\n", " ")
-    # the fixture note cites 'seed 004 4.2.2': author, year, title and section instead
+    # the fixture note cites 'Home Office (2003) Disrupting crack markets, 4.2.2': author, year, title and section instead
     assert "Home Office (2003) <em>Disrupting crack markets" in pages["analyst"]
     assert "section 4.2.2" in pages["analyst"]
     assert "wild cluster bootstrap" in pages["analyst"]

@@ -1,4 +1,4 @@
-"""Calendar months, the period every analysis counts in (DESIGN.md conventions).
+"""Calendar months, the period every analysis counts in (docs/architecture.md conventions).
 
 One definition of a month (``YYYY-MM``, month 01-12) for every reader,
 validator and the ingest SQL, so "2020-13" is refused everywhere alike.

@@ -1,6 +1,6 @@
 """`realimpact evaluate`: judge an operation against its plan, or measure displacement from counts.
 
-Two forms (DESIGN.md contracts "Displacement from counts" and "Evaluation output"):
+Two forms (docs/architecture.md contracts "Displacement from counts" and "Evaluation output"):
 
     realimpact evaluate displacement --target B,A --buffer B,A --control B,A
                                      [--buffer-control B,A] [--json]

@@ -1,4 +1,4 @@
-"""Evaluation: indicators, designs with their checks, surveys, net harm (see DESIGN.md).
+"""Evaluation: indicators, designs with their checks, surveys, net harm (see docs/architecture.md).
 
 Entry points::
 

@@ -554,8 +554,9 @@ def evaluate(
                 force_name = found[0]
             else:
                 pooled = found
-        validation = _validation(p, st, ignore_validation)
+        # a store without the plan's areas or months: the one line that says so, first
         _check_store_covers(p, st)
+        validation = _validation(p, st, ignore_validation)
         res = _evaluate(
             p, st, harm_weights, surveys, family, progress, inference, force_name, pooled
         )
@@ -788,8 +789,14 @@ def _rates(block: dict[str, Any], nb: int | None = None, nf: int | None = None) 
         if months is None:
             continue
         part["months"] = int(months)
-        total = part.get("crimes", part.get("searches"))
-        part["per_month"] = (total / months) if months and total is not None else None
+        key = "crimes" if "crimes" in part else "searches"
+        if not months:  # no data is not zero activity
+            part[key] = None
+            part["per_month"] = None
+            part["no_data"] = True
+            continue
+        total = part.get(key)
+        part["per_month"] = (total / months) if total is not None else None
     return block
 
 

@@ -1,6 +1,6 @@
 """Operation plans: state the harms, mechanism, tactics and measures before the operation.
 
-See DESIGN.md ("Operation plan" contract) and docs/plans.md. The catalogues
+See docs/architecture.md ("Operation plan" contract) and docs/plans.md. The catalogues
 (tactics, displacement, demand reduction, information sources, indicators)
 are cited data in ``plans/data``; unintended consequences are the harm
 taxonomy's enforcement harms.

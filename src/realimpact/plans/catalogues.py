@@ -4,14 +4,14 @@ The content is data (``plans/data/*.yaml``), each entry cited to a seed document
 and section, so a planner can check the software's advice against the page it
 came from. This module only loads, checks and indexes it:
 
-* tactics by selling type (seed 004 Table 3.1, with the evidence notes of its
-  sections 3.4-3.10 and seeds 000, 002, 003);
-* likely displacement by market type and intervention (seed 004 Table 3.2,
-  section 3.9) and displacement types (seed 001 Box A);
-* demand reduction by motivation (seed 004 Table 3.3);
-* information sources for measuring impact (seed 001 Box E);
-* output indicators by market level (seed 004 Table 4.1) and outcome, process
-  and indirect indicators (seed 004 section 4.2);
+* tactics by selling type (Home Office (2003) Disrupting crack markets, Table 3.1, with the evidence notes of its
+  sections 3.4-3.10 and the N8 study, Howard (2009) and the College of Policing toolkit);
+* likely displacement by market type and intervention (Home Office (2003) Disrupting crack markets, Table 3.2,
+  section 3.9) and displacement types (UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement, Box A);
+* demand reduction by motivation (Home Office (2003) Disrupting crack markets, Table 3.3);
+* information sources for measuring impact (UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement, Box E);
+* output indicators by market level (Home Office (2003) Disrupting crack markets, Table 4.1) and outcome, process
+  and indirect indicators (Home Office (2003) Disrupting crack markets, section 4.2);
 * unintended consequences: the enforcement harms of the harm taxonomy
   (:func:`realimpact.harm.taxonomy.enforcement_harms`), referenced, not copied,
   so one list serves the harm index, plans and evaluation.
@@ -63,7 +63,7 @@ SUPPORT_NEEDS: dict[str, dict[str, str]] = {
 
 @dataclass(frozen=True)
 class Citation:
-    """Where an entry comes from: seed document id and section."""
+    """Where an entry comes from: source document id and section; prints as a citation."""
 
     doc: str
     section: str
@@ -72,8 +72,13 @@ class Citation:
     def title(self) -> str:
         return documents()[self.doc]["title"]
 
+    @property
+    def short(self) -> str:
+        """ "Home Office (2003) Disrupting crack markets": author, year, short title."""
+        return documents()[self.doc].get("short") or self.title
+
     def __str__(self) -> str:
-        return f"seed {self.doc} {self.section}"
+        return f"{self.short}, {self.section}"
 
 
 @dataclass(frozen=True)
@@ -336,7 +341,7 @@ def _displacement() -> dict[str, Any]:
 
 
 def displacement_table() -> list[DisplacementRow]:
-    """Table 3.2 of seed 004, one row per market type."""
+    """Table 3.2 of Home Office (2003) Disrupting crack markets, one row per market type."""
     return list(_displacement()["rows"])
 
 
@@ -357,7 +362,7 @@ def displacement_for(
 
 
 def displacement_types() -> list[dict[str, Any]]:
-    """Seed 001 Box A displacement types, each linked to its enforcement harm id."""
+    """UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement, Box A displacement types, each linked to its enforcement harm id."""
     return [
         {**{k: v for k, v in t.items() if k != "source"}, "source": _cite(t["source"])}
         for t in _displacement()["types"]
@@ -365,7 +370,7 @@ def displacement_types() -> list[dict[str, Any]]:
 
 
 def displacement_notes() -> list[dict[str, Any]]:
-    """Seed 004 section 3.9 (buffer zones, benefits, negative aspects) and seed 001."""
+    """Home Office (2003) Disrupting crack markets, section 3.9 (buffer zones, benefits, negative aspects) and UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement."""
     return [
         {"id": n["id"], "text": " ".join(n["text"].split()), "source": _cite(n["source"])}
         for n in _displacement()["notes"]
@@ -375,7 +380,7 @@ def displacement_notes() -> list[dict[str, Any]]:
 # -- demand, information sources, indicators ----------------------------------
 @cache
 def demand_reduction() -> tuple[DemandReduction, ...]:
-    """Table 3.3 of seed 004: how each motivation to buy is best addressed."""
+    """Table 3.3 of Home Office (2003) Disrupting crack markets: how each motivation to buy is best addressed."""
     return tuple(
         DemandReduction(
             id=r["id"],
@@ -391,7 +396,7 @@ def demand_reduction() -> tuple[DemandReduction, ...]:
 
 @cache
 def information_sources() -> tuple[InformationSource, ...]:
-    """Box E of seed 001: potential information sources for measuring impact."""
+    """Box E of UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement: potential information sources for measuring impact."""
     box_e = Citation("001", "Box E")
     return tuple(
         InformationSource(r["id"], r["name"], r["plan_source"], _cite(r.get("source"), box_e))
@@ -453,7 +458,7 @@ def output_indicators(level: str | None = None) -> list[IndicatorTemplate]:
 def unintended_consequences() -> list[dict[str, Any]]:
     """The unintended-consequences catalogue: the harm taxonomy's enforcement harms.
 
-    Seed 001 Box A plus the harms of enforcement named in seeds 000 and 003; kept
+    UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement, Box A plus the harms of enforcement named in the N8 study and the College of Policing toolkit; kept
     in :mod:`realimpact.harm.taxonomy` so it is one list, not two.
     """
     from realimpact.harm.taxonomy import enforcement_harms

@@ -1,6 +1,6 @@
 """The operation plan: what an operation targets and how it will be judged, stated up front.
 
-A plan is YAML (contract in DESIGN.md, "Operation plan"); field meanings are
+A plan is YAML (contract in docs/architecture.md, "Operation plan"); field meanings are
 fixed there and kept here. Parsing is deliberately lenient: a missing or
 mistyped field becomes an empty value plus an :class:`Issue`, so that
 ``realimpact plan validate`` can explain every gap at once instead of stopping
@@ -11,8 +11,8 @@ Fields beyond the contract (all optional):
 
 * ``targets.selling_modes``: selling modes of the targeted markets (market
   registry vocabulary: open-street, arrange-to-meet, crack-house, ...), used to
-  check tactics against seed 004 Table 3.1;
-* ``targets.level``: street | middle | import (seed 004 Table 4.1);
+  check tactics against Home Office (2003) Disrupting crack markets, Table 3.1;
+* ``targets.level``: street | middle | import (Home Office (2003) Disrupting crack markets, Table 4.1);
 * ``displacement.types`` (Box A types) and ``displacement.mitigation``;
 * ``support``: ``treatment_capacity``, ``vulnerable_tenants``, ``children``:
   post-operation support that tactics such as crack-house closure call for;
@@ -192,7 +192,7 @@ class Displacement:
 
 @dataclass
 class Support:
-    """Post-operation support (seed 004 3.5.2, 3.10.4); free text naming who and how much."""
+    """Post-operation support (Home Office (2003) Disrupting crack markets, 3.5.2, 3.10.4); free text naming who and how much."""
 
     treatment_capacity: str | None = None
     vulnerable_tenants: str | None = None
@@ -208,7 +208,7 @@ class Targets:
 
 @dataclass
 class Plan:
-    """A parsed operation plan (see the module docstring and DESIGN.md).
+    """A parsed operation plan (see the module docstring and docs/architecture.md).
 
     Attributes
     ----------

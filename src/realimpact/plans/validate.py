@@ -1,7 +1,7 @@
 """``realimpact plan validate``: every gap in an operation plan, one line each.
 
 The checks are the source documents' remedy for operations judged by outputs
-and evaluated as an afterthought (seed 001 principles and Box A; seed 004
+and evaluated as an afterthought (UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement principles and Box A; Home Office (2003) Disrupting crack markets
 sections 3.9 and 4.3): before it starts, a plan must say which harms it
 targets and by what mechanism, use tactics suited to how the market sells,
 measure at least one outcome (not only outputs) with baseline data already in
@@ -122,7 +122,7 @@ def _areas(plan: Plan, store: Store | None, out: _Out) -> None:
         out.error(
             "areas.buffer",
             "no buffer areas; without them displacement next door "
-            "cannot be measured (seed 004 3.9.1 buffer zones)",
+            "cannot be measured (Home Office (2003) Disrupting crack markets, 3.9.1 buffer zones)",
         )
     if not a.control:
         msg = (
@@ -216,7 +216,7 @@ def _selling_modes(plan: Plan, store: Store | None, out: _Out) -> tuple[list[str
             if _registry_mode(m):
                 out.warn(
                     path,
-                    f"selling mode {m!r} has no row in seed 004 Table 3.1; "
+                    f"selling mode {m!r} has no row in Home Office (2003) Disrupting crack markets, Table 3.1; "
                     "tactics are not checked against it",
                 )
             else:
@@ -284,7 +284,7 @@ def _tactics(plan: Plan, modes: list[str], level: str | None, out: _Out) -> None
         out.warn(
             "targets.selling_modes",
             "not given (and no registry market gives one); "
-            "tactics cannot be checked against how the market sells (seed 004 Table 3.1)",
+            "tactics cannot be checked against how the market sells (Home Office (2003) Disrupting crack markets, Table 3.1)",
         )
     for i, tid in enumerate(plan.tactics):
         path = f"tactics[{i}]"
@@ -300,7 +300,7 @@ def _tactics(plan: Plan, modes: list[str], level: str | None, out: _Out) -> None
             listed = ", ".join(t.selling_modes)
             out.warn(
                 path,
-                f"{tid!r} is not listed for selling mode {', '.join(modes)} in seed 004 "
+                f"{tid!r} is not listed for selling mode {', '.join(modes)} in Home Office (2003) Disrupting crack markets, "
                 f"Table 3.1 (listed for: {listed}); say why it suits this market",
             )
         if level and level not in t.levels:
@@ -319,7 +319,7 @@ def _indicators(plan: Plan, store: Store | None, out: _Out) -> None:
         out.error(
             "indicators",
             "no outcome indicator; outputs such as arrests and seizures "
-            "measure activity, not impact (seed 001 'New measures of impact'; seed 004 4.2)",
+            "measure activity, not impact (UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement, 'New measures of impact'; Home Office (2003) Disrupting crack markets, 4.2)",
         )
     ids = [i.id for i in inds]
     # Recorded Drugs offences as the only police.uk outcome: advice, once.
@@ -359,7 +359,7 @@ def _indicators(plan: Plan, store: Store | None, out: _Out) -> None:
                 f"{path}.crime_types",
                 "recorded Drugs offences mostly follow police "
                 "activity (searches that find drugs), so alone they behave like an output; "
-                "add outcomes such as violence or anti-social behaviour (seed 000)",
+                "add outcomes such as violence or anti-social behaviour (N8 Policing Research Partnership (2024) Conceptualising and Evaluating the Impact of Policing Drug Markets)",
             )
         _windows(plan, ind, path, out)
         _data_file(plan, ind, path, out)
@@ -451,7 +451,7 @@ def _windows(plan: Plan, ind: Any, path: str, out: _Out) -> None:
             out.error(
                 f"{path}.baseline",
                 "missing; impact needs data from before the operation "
-                "(seed 004 4.3: collect it before the operation starts)",
+                "(Home Office (2003) Disrupting crack markets, 4.3: collect it before the operation starts)",
             )
         elif ind.kind in ("process", "indirect", "output"):
             out.warn(f"{path}.baseline", "missing; change cannot be shown without a baseline")
@@ -544,7 +544,7 @@ def _displacement(plan: Plan, modes: list[str], out: _Out) -> dict[str, list[str
         out.error(
             "displacement.expected",
             "missing; say where and how the market is likely to "
-            "move (seed 004 Table 3.2 and 3.9; `realimpact plan catalogue displacement`)",
+            "move (Home Office (2003) Disrupting crack markets, Table 3.2 and 3.9; `realimpact plan catalogue displacement`)",
         )
     known = [t["id"] for t in cat.displacement_types()]
     for i, t in enumerate(d.types):
@@ -580,7 +580,7 @@ def _consequences(plan: Plan, risks: dict[str, list[str]], out: _Out) -> None:
         out.error(
             "unintended_consequences",
             "none listed; list the harms the operation itself "
-            "may cause, each with a mitigation (seed 001 Box A; "
+            "may cause, each with a mitigation (UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement, Box A; "
             "`realimpact plan catalogue unintended-consequences`)",
         )
     ind_ids = {i.id for i in plan.indicators}

@@ -1,7 +1,7 @@
 """Reports: the Results Analysis report (HTML, offline) and partner-safe views.
 
 The report words and draws results computed elsewhere (``realimpact.evaluation``);
-it never computes statistics itself (DESIGN.md).
+it never computes statistics itself (docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ changed (outcomes, one verdict per indicator from its primary design), where
 (displacement), for whom (residents' views, the harms the operation itself
 caused), with what confidence (design strength, assumption checks), and what
 to do next. The statistics arrive computed in ``results`` (the
-``results.json`` contract in DESIGN.md and docs/report.md); this module only
+``results.json`` contract in docs/architecture.md and docs/report.md); this module only
 words and draws them.
 
 The headline of each outcome or indirect indicator is its ``verdict``
@@ -104,7 +104,9 @@ def render_report(
     """
     check_audience(audience)
     if not isinstance(results, dict) or "indicators" not in results:
-        raise ValidationError("results: not a results dict (no 'indicators'; see DESIGN.md)")
+        raise ValidationError(
+            "results: not a results dict (no 'indicators'; see docs/architecture.md)"
+        )
     data = {**results, **(extras or {})}
     if audience == "partner":
         data = partner_results(data, threshold)

@@ -1,4 +1,4 @@
-"""Make a results dict safe to share with partners (DESIGN.md conventions).
+"""Make a results dict safe to share with partners (docs/architecture.md conventions).
 
 Partner and public outputs never contain points, names or pseudonymous ids,
 and never show a count below the threshold (default 5): small counts can

@@ -43,7 +43,9 @@ def write_evaluation(
     """
     check_audience(audience)
     if not isinstance(result_dict, dict) or "indicators" not in result_dict:
-        raise ValidationError("results: not a results dict (no 'indicators'; see DESIGN.md)")
+        raise ValidationError(
+            "results: not a results dict (no 'indicators'; see docs/architecture.md)"
+        )
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError("is a file; --out takes a folder", source=str(out))
@@ -51,7 +53,7 @@ def write_evaluation(
         find_chromium()  # no browser: say so before anything is written
     data = result_dict
     if audience == "partner" and result_dict.get("audience") != "partner":
-        data = partner_results(result_dict, threshold)
+        data = partner_results(result_dict, threshold) | {"suppressed_below": threshold}
     out.mkdir(parents=True, exist_ok=True)
     files = {"results": str(out / "results.json"), "report": str(out / "report.html")}
     if pdf:

@@ -4,7 +4,7 @@ Areas are Voronoi cells of jittered grid points (real LSOAs are irregular,
 compact and of similar population, which Voronoi cells of an even point
 pattern imitate well). Deprivation is a smooth field peaking near the centre
 plus noise, because drug markets and crime concentrate in deprived inner
-areas (seed 004 section 2). Each area gets a handful of named street points:
+areas (Home Office (2003) Disrupting crack markets, section 2). Each area gets a handful of named street points:
 police.uk publishes every crime at one of a fixed set of anonymised "On or near
 ..." locations, and so does the simulator.
 """

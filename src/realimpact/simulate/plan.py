@@ -1,6 +1,6 @@
-"""The operation plan the simulated force wrote before it started (DESIGN.md contract).
+"""The operation plan the simulated force wrote before it started (docs/architecture.md contract).
 
-Written before the operation, as the seeds ask (seed 001 principles, seed 004
+Written before the operation, as the source documents ask (UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement principles, Home Office (2003) Disrupting crack markets
 section 4): harms targeted with their mechanism, tactics for an open street
 market, outcome indicators with a baseline, outputs kept as outputs, expected
 displacement, unintended consequences with mitigations, and partners for
@@ -112,7 +112,7 @@ def build_plan(
         "displacement": {
             "expected": "Spatial displacement of street dealing to the surrounding streets "
             "(buffer) and tactical displacement to arrange-to-meet selling "
-            "(seed 004, Table 3.2).",
+            "(Home Office (2003) Disrupting crack markets, Table 3.2).",
             "types": ["geographical", "tactical"],
             "mitigation": "Patrols and environmental work extended to the buffer streets; "
             "intelligence on new phone lines shared with the middle-market team.",
@@ -171,7 +171,7 @@ def build_plan(
     }
 
 
-# Tactics listed for open street markets in seed 004 Table 3.1 (catalogue ids).
+# Tactics listed for open street markets in Home Office (2003) Disrupting crack markets, Table 3.1 (catalogue ids).
 TACTICS = (
     "visible-street-patrols",
     "stop-and-search",

@@ -1,6 +1,6 @@
 """Partner indicators: drug deaths, treatment entries, ambulance call-outs, survey results.
 
-Seed 001 Box E lists the sources beyond crime that show real impact (partner
+UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement, Box E lists the sources beyond crime that show real impact (partner
 agency data, community surveys, ...). Each arrives in its own CSV shape, so a
 small mapping spec says which column is what; every row becomes (area id in a
 layer, or a point; period; indicator; value; source) in one generic table that

@@ -5,7 +5,7 @@ single CSVs, folders (searched recursively) or the zip archives the site
 publishes. The kind is read from the header row, never from the file name,
 because renamed downloads are common.
 
-Faithfulness rules (DESIGN.md, issue 2):
+Faithfulness rules (docs/architecture.md):
 - every data row is either stored or quarantined with its line and reason;
 - anti-social behaviour rows (empty Crime ID) are distinct rows, identified by
   source file + line, never merged;

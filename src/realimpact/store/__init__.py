@@ -1,4 +1,4 @@
-"""The only package that talks to the database (see DESIGN.md)."""
+"""The only package that talks to the database (see docs/architecture.md)."""
 
 from realimpact.store.connection import (
     DEFAULT_STORE,

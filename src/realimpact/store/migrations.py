@@ -158,7 +158,7 @@ def _m001_initial(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _m020_markets(con: duckdb.DuckDBPyConnection) -> None:
-    """Market registry (issue 5): entities, links, areas, assessments, disruptions."""
+    """Market registry: entities, links, areas, assessments, disruptions."""
     con.execute(
         """
         CREATE TABLE market_entities (
@@ -253,7 +253,7 @@ def _m020_markets(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _m010_harm(con: duckdb.DuckDBPyConnection) -> None:
-    """Harm (issue 3): stored weight sets, populations per layer, partner indicators."""
+    """Harm: stored weight sets, populations per layer, partner indicators."""
     con.execute(
         """
         CREATE TABLE harm_weight_sets (

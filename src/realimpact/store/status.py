@@ -99,7 +99,7 @@ def quarantine_rows(
 ) -> dict:
     """Quarantined rows with their file, line, field, reason and text.
 
-    Rows are never silently dropped (issue 2): this is where an analyst sees
+    Rows are never silently dropped: this is where an analyst sees
     what was set aside and why. ``file`` keeps files whose path contains it;
     the summary counts every quarantined row, ``rows`` shows the first
     ``limit`` in file and line order.
