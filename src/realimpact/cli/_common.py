@@ -14,16 +14,47 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.table import Table as _RichTable
 
 from realimpact._json import dumps
 from realimpact.errors import InputError, RealImpactError
 
+# Width of a console that is not a terminal: wide enough that no table is folded.
+UNWRAPPED_WIDTH = 10_000
+
+
+class _Console(Console):
+    """A Rich console that wraps only for a person at a terminal.
+
+    Redirected to a file, a pipe or a test runner, Rich would lay tables out
+    for 80 columns (or the width of whichever std stream is a terminal) and
+    fold file names mid-word; there is nothing to wrap for, so tables get their
+    natural width and every cell stays on one line. Tables are not expanded,
+    so the large width adds no padding. $COLUMNS describes a terminal, so it
+    is ignored here too; only an explicit ``width=`` is kept.
+    """
+
+    def __init__(self, *args: Any, width: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, width=width, **kwargs)
+        self._fixed_width = width is not None
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if not self._fixed_width and not self.is_terminal:
+            return ConsoleDimensions(UNWRAPPED_WIDTH, size.height)
+        return size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
 # stdout carries results (or the one JSON object); stderr carries everything else.
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out = _Console(soft_wrap=True)
+err = _Console(stderr=True, soft_wrap=True)
 
 
 def esc(value: Any) -> str:
@@ -43,6 +74,50 @@ class Table(_RichTable):
         super().add_row(*(escape(c) if isinstance(c, str) else c for c in cells), **kwargs)
 
 
+# The commands that may create a store that does not exist yet: they bring
+# data in. Every other command taking --store only reads (or adds to data that
+# must already be there), so a missing store is an error naming it (exit 2),
+# never a new empty store. `harm weights` creates one only to store a set.
+CREATES_STORE = frozenset(
+    {
+        "ingest police-uk",
+        "ingest boundaries",
+        "ingest population",
+        "ingest partner",
+        "markets add",
+        "markets import",
+        "harm weights",
+    }
+)
+
+
+def _command_name(ctx: typer.Context) -> str:
+    """The command without the program's name ("harm index"), however it was started.
+
+    Not ``ctx.command_path``: its first word is the program as invoked, which is
+    "python -m realimpact" (three words) under ``python -m``.
+    """
+    names = []
+    while ctx.parent is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(reversed(names))
+
+
+def _store_option(ctx: typer.Context, value: Path | None) -> Path | None:
+    """--store of a command that only reads: every store it opens must exist.
+
+    Checked when the store is opened (``existing_stores_only``), not here, so a
+    command that needs no store for the mode asked (``evaluate displacement``)
+    or reports a missing one itself (``plan validate``) is unaffected.
+    """
+    if _command_name(ctx) not in CREATES_STORE:
+        from realimpact.store.connection import existing_stores_only
+
+        ctx.with_resource(existing_stores_only())
+    return value
+
+
 StoreOpt = Annotated[
     Path | None,
     typer.Option(
@@ -50,6 +125,7 @@ StoreOpt = Annotated[
         envvar="REALIMPACT_STORE",
         help="DuckDB store file (default ./realimpact.duckdb; env REALIMPACT_STORE).",
         show_default=False,
+        callback=_store_option,
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]

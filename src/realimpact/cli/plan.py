@@ -122,25 +122,21 @@ def register(app: typer.Typer) -> None:
         json: JsonOpt = False,
     ) -> None:
         """Smallest harm reduction the planned design could detect, by simulation."""
-        from realimpact.errors import InputError
         from realimpact.plans.power import plan_power
-        from realimpact.store.connection import resolve_path
+        from realimpact.store import open_store
+        from realimpact.store.connection import require_existing
 
-        with handle_errors():
-            st = _open_store(store)
-            if st is None:
-                raise InputError(f"{resolve_path(store)}: store does not exist (ingest data first)")
-            with st:
-                result = plan_power(
-                    plan,
-                    st,
-                    indicator=indicator,
-                    n_sims=sims,
-                    power=power_,
-                    alpha=alpha,
-                    se=se,
-                    seed=seed,
-                )
+        with handle_errors(), open_store(require_existing(store)) as st:
+            result = plan_power(
+                plan,
+                st,
+                indicator=indicator,
+                n_sims=sims,
+                power=power_,
+                alpha=alpha,
+                se=se,
+                seed=seed,
+            )
         emit(result.to_dict(), json, _render_power)
 
     @grp.command("catalogue")
@@ -187,6 +183,18 @@ _DESIGNS = {
 }
 
 
+def dispersion_text(family: str, dispersion: float) -> str:
+    """The count model as a reader can check it: never "dispersion 0.000".
+
+    A dispersion of exactly 0 is the Poisson model (the baseline showed no
+    over-dispersion, or Poisson was asked for); a small positive NB2 alpha is
+    shown to three significant digits, not rounded away to 0.000.
+    """
+    if dispersion <= 0:
+        return f"{family} (no over-dispersion)"
+    return f"{family} (NB2 dispersion {dispersion:.3g})"
+
+
 def _render_power(r: dict) -> None:
     out.print(
         f"plan {esc(r['plan_id'])}, indicator [bold]{esc(r['indicator'])}[/]: {r['n_target']} target"
@@ -195,7 +203,7 @@ def _render_power(r: dict) -> None:
         highlight=False,
     )
     out.print(
-        f"model: {r['family']} (dispersion {r['dispersion']:.3f}), {_DESIGNS[r['design']]},"
+        f"model: {dispersion_text(r['family'], r['dispersion'])}, {_DESIGNS[r['design']]},"
         f" {r['se_type']} errors; {r['n_sims']} simulations, seed {r['seed']}",
         highlight=False,
     )

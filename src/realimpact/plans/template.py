@@ -97,6 +97,32 @@ partners: []                    # e.g. [housing, treatment, childrens-services]
 """
 
 
+def yaml_scalar(text: str) -> str:
+    """``text`` as one line of YAML that reads back as exactly that string.
+
+    Plain when it can be ("REPLACE with a short title"), quoted when YAML would
+    read it otherwise: ``A: B`` (a mapping), ``# x`` (a comment), ``- x``,
+    ``{x}``, ``yes``, ``123``, quotes, and line breaks (escaped, so the value
+    stays on its line and the comment columns below it stay put).
+    """
+    import yaml
+
+    for style in (None, '"'):  # plain or single-quoted if one line will do, else escaped
+        dumped = yaml.safe_dump(
+            [text], default_style=style, default_flow_style=True, allow_unicode=True,
+            width=1_000_000,
+        )  # fmt: skip
+        value = dumped.strip()[1:-1]  # inside the flow sequence's brackets
+        if len(value.splitlines()) != 1:  # a raw break (\n, U+2028 ...) would end the line
+            continue
+        try:
+            if yaml.safe_load(f"v: {value}") == {"v": text}:
+                return value
+        except yaml.YAMLError:
+            continue
+    raise ValidationError(f"--title: {text!r} cannot be written as YAML")  # pragma: no cover
+
+
 def plan_template(
     plan_id: str = "op-new",
     *,
@@ -115,8 +141,9 @@ def plan_template(
     start, end = check_month(start, "--start"), check_month(end, "--end")
     if end < start:
         raise ValidationError(f"--end: {end} is before --start {start}")
+    filename = " ".join(str(filename).splitlines())  # it sits in a comment line
     return TEMPLATE.format(
-        plan_id=plan_id, title=title, start=start, end=end, filename=filename,
+        plan_id=plan_id, title=yaml_scalar(title), start=start, end=end, filename=filename,
         baseline_from=month_add(start, -12), baseline_to=month_add(start, -1),
     )  # fmt: skip
 

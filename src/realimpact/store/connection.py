@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,11 @@ DEFAULT_STORE = "realimpact.duckdb"
 RECORD_TABLES = ("crimes", "stop_searches", "outcomes")
 
 
+# Set (by the CLI, for commands that only read) to make every store opened
+# from a path an existing one: a read must never leave an empty store behind.
+_MUST_EXIST: ContextVar[bool] = ContextVar("realimpact_store_must_exist", default=False)
+
+
 def resolve_path(path: str | os.PathLike | None) -> str:
     """--store, then REALIMPACT_STORE, then ./realimpact.duckdb; ':memory:' allowed."""
     if path is None:
@@ -31,18 +37,49 @@ def resolve_path(path: str | os.PathLike | None) -> str:
     return str(path)
 
 
+def require_existing(path: str | os.PathLike | None) -> str:
+    """The resolved path of a store that exists; InputError naming it when there is none."""
+    resolved = resolve_path(path)
+    if resolved != ":memory:" and not Path(resolved).exists():
+        raise InputError("store does not exist yet (ingest something first)", source=resolved)
+    return resolved
+
+
+@contextmanager
+def existing_stores_only() -> Iterator[None]:
+    """Within this block every :class:`Store` opened from a path must already exist.
+
+    The CLI enters it for every command that only reads, so ``harm index
+    --store typo.duckdb`` exits 2 naming the file instead of creating an empty
+    store and reporting nothing.
+    """
+    token = _MUST_EXIST.set(True)
+    try:
+        yield
+    finally:
+        _MUST_EXIST.reset(token)
+
+
 class Store:
     """An open realimpact store.
 
     Use as a context manager, or call :meth:`close`. ``read_only=True`` lets
-    several readers share a file while no writer holds it.
+    several readers share a file while no writer holds it. ``create=False``
+    refuses a path with no store yet (InputError naming it) instead of creating
+    an empty one; a read-only store is never created.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, *, read_only: bool = False):
+    def __init__(
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        read_only: bool = False,
+        create: bool = True,
+    ):
         self.path = resolve_path(path)
         in_memory = self.path == ":memory:"
-        if read_only and not in_memory and not Path(self.path).exists():
-            raise InputError("store does not exist yet (ingest something first)", source=self.path)
+        if read_only or not create or _MUST_EXIST.get():
+            require_existing(self.path)
         if not in_memory:
             parent = Path(self.path).resolve().parent
             if not parent.is_dir():
@@ -105,8 +142,18 @@ class Store:
 
     # -- reading -----------------------------------------------------------
     def sql(self, query: str, params: Sequence[Any] | dict | None = None) -> pd.DataFrame:
-        """Run a query and return a (small!) DataFrame: aggregate in SQL first."""
-        return self.con.execute(query, params or []).df()
+        """Run a query and return a (small!) DataFrame: aggregate in SQL first.
+
+        A NULL in a text column is ``None``, as in the database: pandas' string
+        dtype would make it NaN, a float that is truthy and that Rich refuses to
+        render (``r["field"] or "-"`` for a quarantined row's NULL field).
+        """
+        df = self.con.execute(query, params or []).df()
+        for col in df.columns:
+            s = df[col]
+            if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object and s.isna().any():
+                df[col] = s.astype(object).where(s.notna(), None)
+        return df
 
     def scalar(self, query: str, params: Sequence[Any] | None = None) -> Any:
         rows = self.con.execute(query, params or []).fetchall()
@@ -129,14 +176,16 @@ class Store:
         return int(self.scalar("SELECT coalesce(max(id), 0) FROM _migrations"))
 
 
-def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False) -> Store:
-    """Open (creating and migrating if needed) the store at ``path``."""
-    return Store(path, read_only=read_only)
+def open_store(
+    path: str | os.PathLike | None = None, *, read_only: bool = False, create: bool = True
+) -> Store:
+    """Open (creating, unless ``create=False``, and migrating if needed) the store at ``path``."""
+    return Store(path, read_only=read_only, create=create)
 
 
 @contextmanager
 def using_store(
-    store: Store | str | os.PathLike | None, *, read_only: bool = False
+    store: Store | str | os.PathLike | None, *, read_only: bool = False, create: bool = True
 ) -> Iterator[Store]:
     """Library functions take an open :class:`Store` or a path: yield the store to use.
 
@@ -146,7 +195,7 @@ def using_store(
     if isinstance(store, Store):
         yield store
         return
-    st = open_store(store, read_only=read_only)
+    st = open_store(store, read_only=read_only, create=create)
     try:
         yield st
     finally:
