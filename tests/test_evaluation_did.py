@@ -186,7 +186,7 @@ def test_did_t_interval_equals_statsmodels_use_t_with_clusters_minus_one_df():
     df = _panel(12)
     target = sorted(df.loc[df["treated"], "area_id"].unique())
     control = sorted(df.loc[~df["treated"], "area_id"].unique())
-    res = did_counts(df, target, control, start="2019-01", ssc="statsmodels")
+    res = did_counts(df, target, control, start="2019-01", ssc="statsmodels", inference="t")
     X = sm.add_constant(pd.get_dummies(df[["area_id", "month"]], drop_first=True, dtype=float))
     X.insert(1, "d", df["d"].to_numpy())
     ref = sm.GLM(df["n"].to_numpy(), X, family=sm.families.Poisson()).fit(
@@ -207,14 +207,14 @@ def test_did_t_interval_equals_statsmodels_use_t_with_clusters_minus_one_df():
     assert d["inference"] == "t" and d["df"] == 29 and "t with 29 df" in d["method"]
 
 
-def test_did_default_t_interval_from_fixest_se_and_scipy_t():
-    """Default: fixest's small-sample SE (as pyfixest's fepois) read with t(G - 1) from scipy."""
+def test_did_t_interval_from_fixest_se_and_scipy_t():
+    """inference="t": fixest's small-sample SE (as pyfixest's fepois) read with t(G - 1)."""
     from scipy import stats
 
     df = _panel(13, n_areas=24)
     target = sorted(df.loc[df["treated"], "area_id"].unique())
     control = sorted(df.loc[~df["treated"], "area_id"].unique())
-    res = did_counts(df, target, control, start="2019-01")
+    res = did_counts(df, target, control, start="2019-01", inference="t")
     fit = _ours(df, ssc="fixest")
     b, se, g = fit.coef[0], fit.se[0], 24
     q = stats.t.ppf(0.975, g - 1)
@@ -244,11 +244,13 @@ def test_few_target_areas_are_warned_about_in_the_direction_of_the_error():
     target = sorted(df.loc[df["treated"], "area_id"].unique())
     control = sorted(df.loc[~df["treated"], "area_id"].unique())
     assert len(target) == 3
-    t = did_counts(df, target, control, start="2019-01", placebo_starts=[])
+    t = did_counts(df, target, control, start="2019-01", placebo_starts=[], inference="t")
     assert any("3 target area(s)" in w and "too narrow" in w for w in t.warnings)
     w = did_counts(df, target, control, start="2019-01", placebo_starts=[], inference="wild")
     assert any("3 target area(s)" in x and "conservative" in x for x in w.warnings)
-    many = did_counts(_panel(16, n_areas=40), *_roles(_panel(16, n_areas=40)), start="2019-01")
+    many = did_counts(
+        _panel(16, n_areas=40), *_roles(_panel(16, n_areas=40)), start="2019-01", inference="t"
+    )
     assert not any("target area(s)" in x for x in many.warnings)
 
 
@@ -271,3 +273,41 @@ def test_empty_group_period_cell_is_refused_not_fitted():
     counts = pd.DataFrame(rows)
     with pytest.raises(ValidationError, match=r"control after 2020-04.*not estimable"):
         did_counts(counts, ["t1", "t2"], ["c1", "c2"], start="2020-04")
+
+
+def _one_target_robbery_panel() -> pd.DataFrame:
+    """One target area with 2 robberies a month before and 1 after; five steady controls."""
+    months = [f"2020-{m:02d}" for m in range(1, 9)]
+    rows = []
+    for m, month in enumerate(months):
+        rows.append({"area_id": "T", "month": month, "n": 2 if m < 4 else 1})
+        for c in range(5):
+            rows.append({"area_id": f"C{c}", "month": month, "n": 3 + (m + c) % 3})
+    return pd.DataFrame(rows)
+
+
+def test_did_default_inference_is_the_engines_auto_rule():
+    """Issue 11 item 10: the library's default is the CLI's honest one, not t(G-1).
+
+    One target area, 2 -> 1 robberies a month: the cluster-robust t test reads
+    that as strong evidence (tiny p), the wild bootstrap does not; the default
+    must give the wild result, as `realimpact evaluate` does.
+    """
+    from realimpact.evaluation.did import FAMILIES, INFERENCE, did_inference
+
+    df = _one_target_robbery_panel()
+    kw = {"start": "2020-05", "placebo_starts": []}
+    default = did_counts(df, ["T"], [f"C{c}" for c in range(5)], **kw)
+    wild = did_counts(df, ["T"], [f"C{c}" for c in range(5)], inference="wild", **kw)
+    t = did_counts(df, ["T"], [f"C{c}" for c in range(5)], inference="t", **kw)
+    assert default.inference == "wild" == wild.inference
+    assert (default.p, default.ci_low, default.ci_high) == (wild.p, wild.ci_low, wild.ci_high)
+    assert default.estimate == t.estimate == pytest.approx(np.log(0.5), abs=0.2)
+    assert t.p < 0.05 < default.p  # the t reading claims an effect the bootstrap does not
+    # negative binomial: no bootstrap, so auto is t(G-1) there, as in the engine
+    nb = did_counts(df, ["T"], [f"C{c}" for c in range(5)], family="negbin", **kw)
+    assert nb.inference == "t" and nb.df == 5
+    assert [did_inference("auto", f) for f in FAMILIES] == ["wild", "t"]
+    assert INFERENCE == ("auto", "wild", "t", "normal")
+    with pytest.raises(ValidationError, match="inference"):
+        did_inference("bootstrap", "poisson")
