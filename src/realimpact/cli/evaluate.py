@@ -213,7 +213,7 @@ def _render_displacement(res: dict[str, Any]) -> None:
 
 
 def _render_plan(res: dict[str, Any]) -> None:
-    from realimpact.evaluation.verdict import verdict_sentence
+    from realimpact.report.render import verdict_line
 
     out.print(f"[bold]{esc(res['title'] or res['plan_id'])}[/]")
     if res.get("force"):
@@ -234,8 +234,8 @@ def _render_plan(res: dict[str, Any]) -> None:
             i.get("label") or i["id"],
             i["kind"],
             _rates_text(i.get("target")),
-            verdict_sentence(i.get("verdict")) if i["kind"] in ("outcome", "indirect") else
-            "a ledger of activity, not impact",
+            verdict_line("", i.get("verdict"), bool(i.get("buffer"))).removeprefix(": ")
+            if i["kind"] in ("outcome", "indirect") else "a ledger of activity, not impact",
         )  # fmt: skip
     out.print(t)
     out.print(res["net_harm"].get("statement", ""))

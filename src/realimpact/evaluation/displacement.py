@@ -404,8 +404,29 @@ def displacement_from_counts(
     *,
     level: float = 0.95,
 ) -> dict[str, Any]:
-    """The ``evaluate displacement`` contract: WDQ measures, plus WDD when the buffer has a control."""
-    res: dict[str, Any] = {"wdq": wdq(target, buffer, control).to_dict(), "wdd": None}
+    """The ``evaluate displacement`` contract: WDQ measures, plus WDD when the buffer has a control.
+
+    A zero control count leaves the WDQ measures that divide by it undefined
+    (None, with a note saying why); the WDD divides by no count, so it is given
+    whatever the counts.
+    """
+    measures = wdq(target, buffer, control).to_dict()
+    undefined = [k for k, v in measures.items() if not math.isfinite(v)]
+    res: dict[str, Any] = {
+        "wdq": {k: None if k in undefined else v for k, v in measures.items()},
+        "wdd": None,
+        "notes": [],
+    }
+    if undefined:
+        cb, ca = _check_pair(control, "control")
+        zero = [w for w, v in (("before", cb), ("after", ca)) if v == 0]
+        why = (
+            f"they divide by the control count {' and '.join(zero)}, which "
+            + ("is 0" if len(zero) == 1 else "are 0")
+            if zero
+            else "the success measure is 0 (the target moved exactly as the control did)"
+        )
+        res["notes"].append(f"{', '.join(k.replace('_', ' ') for k in undefined)} undefined: {why}")
     if buffer_control is not None:
         w = wdd(target, control, buffer, buffer_control, level=level)
         res["wdd"] = {
