@@ -29,6 +29,9 @@ default DiD reading is the wild bootstrap for Poisson, t(G-1) for negbin):
   types), with the quasi-Poisson interval the report shows (one
   overdispersion factor per crime type, as the engine estimates it) and with
   the Poisson one; estimand the same statistic of the expected counts;
+* the WDD's buffer-versus-control part with the same quasi-Poisson error,
+  which is what the report's displacement verdict reads; estimand the same
+  difference of expected counts;
 * ITS level change on the target alone (``its_counts``); estimand log(true
   rate ratio).
 
@@ -222,6 +225,21 @@ def one_city(task: tuple[str, int]) -> list[dict[str, Any]]:
             wq.p,
             true_w,
             null_target and null_buffer,
+        )
+        # the buffer's part against the control: what the displacement verdict reads
+        de, dse = wq.extra["displacement_estimate"], wq.extra["displacement_se"]
+        q = NormalDist().inv_cdf(0.975)
+        true_d = (ex["buffer"]["after"] / nf - ex["buffer"]["before"] / nb) - (
+            ex["control"]["after"] / nf - ex["control"]["before"] / nb
+        )
+        add(
+            "WDD buffer part, quasi-Poisson (displacement verdict)",
+            de,
+            de - q * dse,
+            de + q * dse,
+            2 * NormalDist().cdf(-abs(de / dse)),
+            true_d,
+            null_buffer,
         )
         series = c[c["area_id"].isin(set(sim.roles["target"]))].groupby("month")["n"].sum()
         its = its_counts(series.reindex(months, fill_value=0), start=sim.op_start)

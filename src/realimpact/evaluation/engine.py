@@ -150,6 +150,8 @@ class IndicatorResult:
     counts : dict role -> {"areas", "before", "after", "months_before", "months_after",
         "per_month_before", "per_month_after"}
     monthly : DataFrame ``month, role, n`` (totals per role and month)
+    months : the months held inside the windows (``months_held`` in JSON); a
+        month of the windows not listed had no data and is a gap, not a zero
     wdq : WDQResult | None  -- on per-month means (outcome/indirect only); descriptive
     wdd : Estimate | None   -- crimes per month, target + buffer vs control, with the
         overdispersion-aware (quasi-Poisson) interval; ``extra["poisson"]`` is the
@@ -181,6 +183,7 @@ class IndicatorResult:
     notes: list[str] = field(default_factory=list)
     baseline: tuple[str, str] | None = None
     follow_up: tuple[str, str] | None = None
+    months: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -202,6 +205,7 @@ class IndicatorResult:
         d["sms"] = self.sms
         d["verdict"] = self.verdict
         d["monthly"] = self.monthly.to_dict(orient="records") if self.monthly is not None else None
+        d["months_held"] = list(self.months)
         d["notes"] = list(self.notes)
         return d
 
@@ -339,6 +343,7 @@ def judge_counts(
     is by the validation study and the consistency tests on simulated cities.
     """
     base, fw = res.baseline, res.follow_up
+    res.months = list(months)
     n_before = len([m for m in months if m <= base[1]])
     n_after = len([m for m in months if m >= fw[0]])
     res.counts, res.monthly = _role_summary(counts, plan, base, fw, n_before, n_after)

@@ -44,6 +44,7 @@ from markupsafe import Markup
 from markupsafe import escape as _m_escape
 
 from realimpact.errors import ValidationError
+from realimpact.periods import month_range
 from realimpact.report import charts
 from realimpact.report.safe import (
     DEFAULT_THRESHOLD,
@@ -228,7 +229,7 @@ def rate_text(block: Any) -> str:
             return f"{pm:,.1f} a month {when}{span}"
         if _f(total) is not None:
             return f"{fmt_num(total)} {when} (months not known)"
-        return f"– {when}"
+        return f"no data {when}"
 
     return f"{one('before')} → {one('after')}"
 
@@ -429,7 +430,7 @@ def effect_text(v: dict[str, Any]) -> str:
         out = f"rate ratio {est:.2f}"
         ci = f"95% CI {lo:.2f}–{hi:.2f}" if bounded else ""
     elif scale == "crimes_per_month":
-        out = f"{_signed(est, 1)} a month"
+        out = f"{_signed(est, 1)} crimes a month against the control"
         ci = f"95% CI {_signed(lo, 1)} to {_signed(hi, 1)}" if bounded else ""
     else:
         out = f"{_signed(est)} crimes"
@@ -473,7 +474,7 @@ def displacement_text(v: dict[str, Any], has_buffer: bool) -> str:
     d = str(v.get("displacement") or "not_estimable")
     lo, hi = _f(v.get("displacement_ci_low")), _f(v.get("displacement_ci_high"))
     est = _f(v.get("displacement_estimate"))
-    unit = "crimes" if v.get("displacement_scale", "crimes") == "crimes" else "a month"
+    unit = "crimes" if v.get("displacement_scale", "crimes") == "crimes" else "crimes a month"
     ci = (
         f"95% CI {_signed(lo)} to {_signed(hi)} {unit}" if lo is not None and hi is not None else ""
     )
@@ -496,7 +497,12 @@ def displacement_text(v: dict[str, Any], has_buffer: bool) -> str:
         return "No displacement detected to the buffer."
     if not has_buffer:
         return "Displacement not measured: the plan has no buffer areas."
-    return "Displacement could not be estimated with these areas."
+    why = v.get("displacement_reason")
+    return (
+        f"Displacement could not be estimated: {why}."
+        if why
+        else ("Displacement could not be estimated with these areas.")
+    )
 
 
 def verdict_line(label: str, v: dict[str, Any] | None, has_buffer: bool) -> str:
@@ -1178,7 +1184,10 @@ def _series_of(ind: dict[str, Any]) -> tuple[list[str], dict[str, list[Any]]]:
     recs = ind.get("monthly")
     if not isinstance(recs, list) or not recs:
         return [], {}
-    months = sorted({str(r.get("month")) for r in recs if isinstance(r, dict) and r.get("month")})
+    seen = {str(r.get("month")) for r in recs if isinstance(r, dict) and r.get("month")}
+    held = set(ind.get("months_held") or seen)
+    # every calendar month of the span, so a month with no data is a gap in the line
+    months = month_range(min(held | seen), max(held | seen))
     lines: dict[str, list[Any]] = {}
     for role in ("target", "buffer", "control"):
         by = {
@@ -1187,7 +1196,10 @@ def _series_of(ind: dict[str, Any]) -> tuple[list[str], dict[str, list[Any]]]:
             if isinstance(r, dict) and r.get("role") == role
         }
         if by:
-            lines[role] = [None if isinstance(by.get(m), str) else by.get(m, 0) for m in months]
+            lines[role] = [
+                None if m not in held or isinstance(by.get(m), str) else by.get(m, 0)
+                for m in months
+            ]
     return months, lines
 
 
