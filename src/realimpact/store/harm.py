@@ -415,7 +415,7 @@ def area_forces(
     """Forces (by name) with records of ``table`` in each area of ``layer``, over the whole store.
 
     An area belongs to the forces that record crime in it; its area-months
-    exist only in months one of them published (issue 11, item 7).
+    exist only in months one of them published.
     """
     from realimpact.store.forces import FORCE_COLUMN, force_name
     from realimpact.store.queries import _area_source, _where
