@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from realimpact.errors import InputError
+from realimpact.errors import InputError, ValidationError
 from realimpact.evaluation.engine import evaluate
 
 SEED = 5
@@ -37,6 +37,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def city(tmp_path_factory) -> dict[str, Path]:
     """Simulated city files under root/city and a store with its police.uk files."""
+    from realimpact.markets.registry import import_registry
     from realimpact.sources.police_uk import ingest_police_uk
     from realimpact.store import open_store
 
@@ -47,6 +48,8 @@ def city(tmp_path_factory) -> dict[str, Path]:
     store = root / "store.duckdb"
     with open_store(store) as st:
         assert ingest_police_uk([city / "street", city / "stop_and_search"], st).ok
+        # the plan targets the simulated market: the registry must hold it to validate
+        import_registry(st, city / "markets.yaml")
     elsewhere = root / "somewhere" / "else"
     elsewhere.mkdir(parents=True)
     return {"root": root, "city": city, "store": store, "elsewhere": elsewhere}
@@ -128,6 +131,9 @@ def test_unreadable_survey_file_is_an_input_error(city, tmp_path):
         if ind["id"] == "residents-views":
             ind["file"] = "residents.csv"
     (tmp_path / "residents.csv").write_text("respondent,wave,score\n1,sometime,3\n", "utf-8")
+    # the other survey the plan names, so the plan itself validates
+    prof = city["city"] / "survey-professionals.csv"
+    (tmp_path / prof.name).write_bytes(prof.read_bytes())
     (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan), "utf-8")
     with pytest.raises(InputError, match=r"residents\.csv: wave: values must be before or after"):
         evaluate(tmp_path / "plan.yaml", city["store"])
@@ -139,5 +145,6 @@ def test_plan_mapping_without_a_file_resolves_against_the_cwd(city, monkeypatch)
     res = evaluate(plan, city["store"])
     assert res.indicator("residents-views").survey
     monkeypatch.chdir(city["elsewhere"])
-    with pytest.raises(InputError, match=r"^indicators\[\d+\]\.file: survey-\w+\.csv: no such"):
+    # from the cwd the survey files are not found: the plan fails validation, saying which
+    with pytest.raises(ValidationError, match=r"indicators\[\d+\]\.file: survey-\w+\.csv: no such"):
         evaluate(plan, city["store"])

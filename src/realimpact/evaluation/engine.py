@@ -33,7 +33,7 @@ import pandas as pd
 
 from realimpact._progress import ProgressFn
 from realimpact.errors import InputError, ValidationError
-from realimpact.evaluation.did import DiDResult, did_counts
+from realimpact.evaluation.did import FAMILIES, DiDResult, did_counts, did_inference
 from realimpact.evaluation.displacement import (
     WDQResult,
     wdd_dispersion,
@@ -45,7 +45,7 @@ from realimpact.evaluation.its import ITSResult, its_counts
 from realimpact.evaluation.maryland import sms_statement
 from realimpact.evaluation.net_harm import harm_balance
 from realimpact.evaluation.results import Estimate
-from realimpact.evaluation.surveys import survey_results
+from realimpact.evaluation.surveys import read_survey_csv, survey_results
 from realimpact.evaluation.verdict import verdict
 
 __all__ = [
@@ -448,24 +448,6 @@ def survey_file(plan: Any, ind: Any) -> tuple[str, Path] | None:
     return None if found is None else (found[0], found[2])
 
 
-INFERENCE = ("auto", "wild", "t", "normal")
-FAMILIES = ("poisson", "negbin")
-
-
-def did_inference(inference: str, family: str) -> str:
-    """The DiD inference the engine uses: ``auto`` = wild bootstrap for Poisson, else t(G-1).
-
-    Why the bootstrap by default: with the few target areas a real operation
-    has, it is the only reading whose 95% intervals held the truth 95% of the
-    time in ``benchmarks/validation.py`` (docs/simulate.md); it is Poisson only.
-    """
-    if inference not in INFERENCE:
-        raise ValidationError(f"--inference: {inference!r} is not one of {', '.join(INFERENCE)}")
-    if inference == "auto":
-        return "wild" if family == "poisson" else "t"
-    return inference
-
-
 def _survey_data(
     plan: Any, ind: Any, surveys: Mapping[str, pd.DataFrame] | None
 ) -> tuple[pd.DataFrame, str] | None:
@@ -481,7 +463,7 @@ def _survey_data(
     field_ = f"indicators[{idx}].{key}" if idx is not None else f"indicators.{ind.id}.{key}"
     given = ind.extra.get(key)
     try:
-        return pd.read_csv(path), str(path)
+        return read_survey_csv(path), str(path)
     except FileNotFoundError:
         where = f" (looked for {path}, beside the plan)" if str(path) != str(given) else ""
         raise InputError(f"{field_}: {given}: no such file{where}") from None
@@ -1100,7 +1082,8 @@ def _flags(res: EvaluationResult, validation: dict[str, Any]) -> list[str]:
 
 
 NEXT_STEP_POWER = 0.8
-NEXT_STEP_SIMS = 100
+NEXT_STEP_SIMS = 60
+NEXT_STEP_INDICATORS = 1
 LONG_FOLLOW_UP = 12
 
 
@@ -1114,12 +1097,18 @@ def _next_steps(p: Any, st: Any, res: EvaluationResult) -> list[str]:
     from realimpact.plans.power import plan_power
 
     steps: list[str] = []
-    for r in res.indicators:
-        v = r.verdict
-        if not v or v["change"] not in ("no_clear_change", "not_estimable") or not r.counts:
-            continue
-        if r.source not in ("police_uk",) or not r.follow_up:
-            continue
+    unclear = [
+        r
+        for r in res.indicators
+        if r.verdict
+        and r.verdict["change"] in ("no_clear_change", "not_estimable")
+        and r.counts
+        and r.source == "police_uk"
+        and r.follow_up
+    ]
+    # Sizing is by simulation (seconds each): the first such outcome, the one the
+    # plan lists first, speaks for the design; the others share its areas.
+    for r in unclear[:NEXT_STEP_INDICATORS]:
         nf = r.counts["target"]["months_after"]
         try:
             now = plan_power(p, st, indicator=r.id, n_sims=NEXT_STEP_SIMS, power=NEXT_STEP_POWER)
@@ -1151,6 +1140,10 @@ def _next_steps(p: Any, st: Any, res: EvaluationResult) -> list[str]:
         elif longer is not None:
             head += f"; even {LONG_FOLLOW_UP} months of follow-up would not be enough: add areas"
         steps.append(head + ".")
-        if len(steps) >= 3:
-            break
+    if len(unclear) > NEXT_STEP_INDICATORS:
+        rest = ", ".join(r.label for r in unclear[NEXT_STEP_INDICATORS:])
+        steps.append(
+            f"Also with no clear change: {rest}; the analyst can size a follow-up for each"
+            " with the plan's power calculation."
+        )
     return steps

@@ -402,9 +402,11 @@ def _find_file(plan: Plan, ind: Any) -> tuple[str, str, Path | None] | None:
 
 def _data_file(plan: Plan, ind: Any, path: str, out: _Out) -> None:
     """A survey or partner indicator may name its CSV (``file:``); it must exist."""
-    found = _find_file(plan, ind)
-    if found is not None and found[2] is None:
-        out.error(f"{path}.{found[0]}", f"{found[1]}: no such file")
+    found = plan.indicator_file(ind)
+    if found is not None and not found[2].is_file():
+        key, name, where = found
+        looked = f" (looked for {where}, beside the plan)" if str(where) != str(name) else ""
+        out.error(f"{path}.{key}", f"{name}: no such file{looked}")
 
 
 def _file_baseline(plan: Plan, ind: Any, path: str, out: _Out) -> bool:
