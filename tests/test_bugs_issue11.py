@@ -1,4 +1,4 @@
-"""Regression tests for the bugs of issue 11 item 10 (CLI, store, plan template, displacement).
+"""Regression tests for bugs found by trying the tool as a new user would (CLI, store, plan template, displacement).
 
 The DiD default inference is tested in ``test_evaluation_did.py`` and the
 survey checks in ``test_evaluation_surveys.py``; everything here goes through

@@ -97,7 +97,7 @@ def test_bad_wave_label_is_a_one_line_error():
         survey_results(_long([("a", "during", 3, "x"), ("b", "after", 2, "x")]), panel=False)
 
 
-# -- validation (issue 11 item 10): each bad answer is an error naming file, line, field --
+# -- validation: each bad answer is an error naming file, line, field --
 
 
 def _csv(tmp_path, text: str):

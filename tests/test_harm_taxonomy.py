@@ -27,7 +27,7 @@ def _seed(shared: Path, name: str) -> str:
 
 
 def _figure1_cells(text: str) -> list[tuple[str, str, str]]:
-    """(type, level, harm) from the tab-separated rows of seed 001 Figure 1.
+    """(type, level, harm) from the tab-separated rows of UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement, Figure 1.
 
     Harms in a cell are run together with single spaces; a new harm starts at a
     capital letter or a quote, except inside the names "Criminal Justice System",
@@ -149,7 +149,7 @@ def test_enforcement_harms_cover_box_a_and_seed_000(shared: Path) -> None:
     for b in bullets:
         assert any(h["quote"].rstrip(".") in b for h in box_items), b
     ids = {h["id"] for h in enf}
-    # the four named in seed 000's findings
+    # the four named in the N8 study's findings
     assert {
         "enf-drug-debt-violence",
         "enf-turf-war",

@@ -25,7 +25,7 @@ def test_every_value_is_cited_to_a_seed_section(shared: Path) -> None:
 
 
 def test_vocabularies_hold_the_terms_of_the_issue() -> None:
-    # The issue and seed 004 (1.2.2 box, 1.4, Table 3.1) and seed 000 (county lines, 4P).
+    # The issue and Home Office (2003) Disrupting crack markets, (1.2.2 box, 1.4, Table 3.1) and N8 Policing Research Partnership (2024) Conceptualising and Evaluating the Impact of Policing Drug Markets, (county lines, 4P).
     assert vocab.allowed("level") == ["street", "middle", "import"]
     assert set(vocab.allowed("selling_mode")) == {
         "open-street",

@@ -1,4 +1,4 @@
-"""Command line: a thin Typer layer over the library (see DESIGN.md, CLI contract).
+"""Command line: a thin Typer layer over the library (see docs/architecture.md, CLI contract).
 
 Each command group lives in its own module and registers itself on ``app``;
 commands parse options, call one library function, and render its result as

@@ -138,6 +138,14 @@ CrimeTypeOpt = Annotated[
     list[str] | None,
     typer.Option("--crime-type", help="Crime type to include (repeatable); default all."),
 ]
+ForceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--force",
+        help="Only this force's records and published months (name or slug, e.g."
+        " 'Merseyside Police' or merseyside, as `realimpact status` lists them).",
+    ),
+]
 AudienceOpt = Annotated[
     str,
     typer.Option("--audience", help="analyst | partner (partner suppresses counts below 5)."),

@@ -21,6 +21,7 @@ import typer
 
 from realimpact.cli._common import (
     AudienceOpt,
+    ForceOpt,
     JsonOpt,
     StoreOpt,
     Table,
@@ -100,14 +101,7 @@ def register(app: typer.Typer) -> None:
                 "--pdf", help="Also print the report to DIR/report.pdf (headless Chromium)."
             ),
         ] = False,
-        force: Annotated[
-            str | None,
-            typer.Option(
-                "--force",
-                help="Count only this force's records and published months (name or slug,"
-                " as `realimpact status` lists them).",
-            ),
-        ] = None,
+        force: ForceOpt = None,
         ignore_validation: Annotated[
             bool,
             typer.Option(

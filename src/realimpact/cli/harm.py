@@ -11,6 +11,7 @@ from realimpact._progress import rich_progress
 from realimpact.cli._common import (
     AudienceOpt,
     CrimeTypeOpt,
+    ForceOpt,
     JsonOpt,
     LayerOpt,
     StoreOpt,
@@ -23,13 +24,6 @@ from realimpact.cli._common import (
     print_json,
     progress_enabled,
 )
-
-ForceOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--force", help="Only this force (name or slug, e.g. 'Merseyside Police' or merseyside)."
-    ),
-]
 
 harm = typer.Typer(
     help="Harm, not volume: the harm taxonomy, crime harm weights and harm indices.",
@@ -47,7 +41,7 @@ def taxonomy(
 ) -> None:
     """Print the harm taxonomy, every harm with its id, source and section.
 
-    Groups: the seed 001 Figure 1 harm matrix, the seed 000 Figure 2 priority
+    Groups: the UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement, Figure 1 harm matrix, the N8 Policing Research Partnership (2024) Conceptualising and Evaluating the Impact of Policing Drug Markets, Figure 2 priority
     harms, and harms caused by enforcement itself (enf-*).
     """
     from realimpact.harm.taxonomy import harm_taxonomy
@@ -68,13 +62,19 @@ def _table(title: str, items: list[dict[str, Any]], *cols: str) -> Table:
 
 def _render_taxonomy(t: dict[str, Any]) -> None:
     if t["matrix"]:
-        tab = _table("Harm matrix (seed 001, Figure 1)", t["matrix"], "type", "level", "harm")
+        tab = _table(
+            "Harm matrix (UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement, Figure 1)",
+            t["matrix"],
+            "type",
+            "level",
+            "harm",
+        )
         for h in t["matrix"]:
             tab.add_row(h["id"], h["type"], h["level"], h["name"])
         out.print(tab)
     if t["priority"]:
         n_int = t["priority_survey"]["interviewees"]
-        title = f"Priority harms (seed 000, Figure 2; {n_int} interviewees)"
+        title = f"Priority harms (N8 Policing Research Partnership (2024) Conceptualising and Evaluating the Impact of Policing Drug Markets, Figure 2; {n_int} interviewees)"
         tab = _table(title, t["priority"], "category", "harm", "interviewees")
         for h in t["priority"]:
             n = "?" if h["interviewees"] is None else str(h["interviewees"])

@@ -11,6 +11,7 @@ from realimpact._progress import rich_progress
 from realimpact.cli._common import (
     AudienceOpt,
     CrimeTypeOpt,
+    ForceOpt,
     JsonOpt,
     LayerOpt,
     StoreOpt,
@@ -55,10 +56,6 @@ InferenceOpt = Annotated[
         "--inference",
         help="auto (exact for counts, else permutations), exact, or permutation.",
     ),
-]
-ForceOpt = Annotated[
-    str | None,
-    typer.Option("--force", help="Only this force (name or slug, e.g. merseyside)."),
 ]
 MapOpt = Annotated[Path | None, typer.Option("--map", help="Also draw a PNG map here.")]
 AreasOutOpt = Annotated[

@@ -1,4 +1,4 @@
-"""`realimpact ingest population` and `realimpact ingest partner` (issue 3).
+"""`realimpact ingest population` and `realimpact ingest partner`.
 
 Registered on the lead's ``ingest`` group by :func:`register_ingest`.
 """

@@ -9,6 +9,7 @@ import typer
 
 from realimpact._progress import rich_progress
 from realimpact.cli._common import (
+    ForceOpt,
     JsonOpt,
     StoreOpt,
     Table,
@@ -479,10 +480,7 @@ def warning_cmd(
     show_all: Annotated[
         bool, typer.Option("--all", help="Every unit and test, not only those that fired.")
     ] = False,
-    force: Annotated[
-        str | None,
-        typer.Option("--force", help="Only this force (name or slug, e.g. merseyside)."),
-    ] = None,
+    force: ForceOpt = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:

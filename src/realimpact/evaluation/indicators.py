@@ -1,6 +1,6 @@
 """Indicators, kept apart by kind: outputs, outcomes, process, indirect.
 
-Seed 004 (Home Office 2003, section 4) and seed 000 (N8 PRP 2024) insist that
+Home Office (2003) Disrupting crack markets, (Home Office 2003, section 4) and N8 Policing Research Partnership (2024) Conceptualising and Evaluating the Impact of Policing Drug Markets, (N8 PRP 2024) insist that
 outputs -- arrests, searches, seizures, "disruptions" -- describe police
 activity, not impact. So the evaluation keeps four ledgers and never runs an
 impact design on an output:

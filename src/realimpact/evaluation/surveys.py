@@ -1,6 +1,6 @@
 """Community perceptions: Likert survey waves before and after the operation.
 
-Seed 001 (UKDPC 2009, Box E) lists residents', professionals' and users'
+UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement, (UKDPC 2009, Box E) lists residents', professionals' and users'
 perceptions among the sources for judging impact. Likert answers are ordinal,
 so the tests are rank tests:
 

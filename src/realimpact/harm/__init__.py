@@ -1,6 +1,6 @@
 """Harm: the taxonomy from the source documents, crime-type harm weights, harm indices.
 
-See DESIGN.md for what this package owns and docs/harm.md for the methods.
+See docs/architecture.md for what this package owns and docs/harm.md for the methods.
 """
 
 from realimpact.harm.index import harm_index, harm_index_from_counts, partner_index

@@ -1,7 +1,7 @@
 """The harm index: crime counts per area and period, weighted by harm, ranked.
 
 Two areas with the same number of crimes can differ a hundredfold in harm; the
-index makes that visible and ranks areas by harm rather than volume (seed 001:
+index makes that visible and ranks areas by harm rather than volume (UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement:
 "new, harm-focused measures should be used"). The arithmetic is a pure function
 over a counts frame (:func:`harm_index_from_counts`); :func:`harm_index` reads
 the counts from the store, aggregating inside DuckDB.
@@ -422,7 +422,7 @@ def _population_report(out: pd.DataFrame, pop_info: dict | None) -> dict[str, An
 
 
 def partner_index(df: pd.DataFrame, threshold: int = 5) -> pd.DataFrame:
-    """The harm index fit to share with partners (DESIGN.md conventions).
+    """The harm index fit to share with partners (docs/architecture.md conventions).
 
     Counts below ``threshold`` are blanked, and with them the harm, rates and
     rank of that area and period: with public weights, the harm of one or two

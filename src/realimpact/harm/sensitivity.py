@@ -1,7 +1,7 @@
 """How much do priorities depend on the weighting? Compare two harm indices.
 
 A ranking of areas by CCHI harm and one by community priorities can agree or
-not; users must see how much before acting on either (issue 3). For each
+not; users must see how much before acting on either. For each
 period: Spearman's rho and Kendall's tau-b between the two harm totals over the
 same areas (scipy.stats), and the overlap of the top-N areas.
 

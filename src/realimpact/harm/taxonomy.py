@@ -4,12 +4,12 @@ The taxonomy is data (``data/taxonomy.yaml``), not code, so a reader can check
 every harm against the page it came from and a force can read the same list
 the software uses. Three groups:
 
-* ``matrix``: seed 001 Figure 1, every example harm by type (health,
+* ``matrix``: UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement, Figure 1, every example harm by type (health,
   social/structural, economic, environmental) and level (individual ... international);
-* ``priority``: seed 000 Figure 2, the harms police and partners chose to
+* ``priority``: N8 Policing Research Partnership (2024) Conceptualising and Evaluating the Impact of Policing Drug Markets, Figure 2, the harms police and partners chose to
   prioritise, with their category and how many interviewees chose each;
-* ``enforcement``: harms caused by enforcement itself (seed 001 Box A and text,
-  seed 000, seed 003); this is also the catalogue of unintended consequences
+* ``enforcement``: harms caused by enforcement itself (UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement, Box A and text,
+  N8 Policing Research Partnership (2024) Conceptualising and Evaluating the Impact of Policing Drug Markets, College of Policing (2022) Crime Reduction Toolkit: supplier arrest and seizure); this is also the catalogue of unintended consequences
   that an operation plan has to consider.
 
 Ids are stable: an id, once released, always means the same harm.
@@ -92,12 +92,12 @@ def load_taxonomy() -> dict[str, Any]:
 
 
 def matrix_harms() -> list[dict[str, Any]]:
-    """Seed 001 Figure 1: ``id, kind, name, type, level, source, section``."""
+    """UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement, Figure 1: ``id, kind, name, type, level, source, section``."""
     return _items("matrix")
 
 
 def priority_harms() -> list[dict[str, Any]]:
-    """Seed 000 Figure 2: ``id, kind, name, category, interviewees (None if illegible), ...``."""
+    """N8 Policing Research Partnership (2024) Conceptualising and Evaluating the Impact of Policing Drug Markets, Figure 2: ``id, kind, name, category, interviewees (None if illegible), ...``."""
     return _items("priority_harms")
 
 

@@ -5,7 +5,7 @@ one crime of a type counts: the shipped ``cchi`` set uses the Cambridge Crime
 Harm Index (days of imprisonment a first offender would get, Sherman et al.),
 ``count`` weighs every crime 1 (the ordinary count, for comparison). Users add
 their own set from YAML, or derive one from a residents' survey (community
-priorities, seed 001: "priority setting at community level should be in
+priorities, UK Drug Policy Commission (2009) Moving towards Real Impact Drug Enforcement: "priority setting at community level should be in
 collaboration with the community affected").
 
 Shipped sets are package data and never touch the store; user and community

@@ -1,6 +1,6 @@
 """Drug markets as objects: registry, harm assessment, prioritisation, warning, disruptions.
 
-See DESIGN.md for what this package owns and docs/markets.md for the methods.
+See docs/architecture.md for what this package owns and docs/markets.md for the methods.
 Library names match the CLI (``realimpact markets rank`` -> :func:`rank`).
 """
 

@@ -5,7 +5,7 @@ the harm taxonomy, ``realimpact harm taxonomy``) for impact and likelihood on
 the 1-5 scales of ``data/scales.yaml``, plus the organisational position of the
 group behind it (capability and capacity, 1-5). Every score carries a
 confidence grade (A high, B medium, C low) and free-text evidence: MoRiLE keeps
-a confidence score beside the risk score, and seed 000 shows why evidence must
+a confidence score beside the risk score, and N8 Policing Research Partnership (2024) Conceptualising and Evaluating the Impact of Policing Drug Markets shows why evidence must
 travel with a judgement (disruption claims that cannot be evidenced).
 
 A new assessment of the same entity is a new version; old versions stay, so a

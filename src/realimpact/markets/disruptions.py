@@ -1,6 +1,6 @@
 """Disruption records: what was done to a group or market, and what it changed.
 
-Seed 000 found that "disruption" is the role police rate most important and
+N8 Policing Research Partnership (2024) Conceptualising and Evaluating the Impact of Policing Drug Markets found that "disruption" is the role police rate most important and
 the one least well defined: officers disagreed on what counts, struggled to
 "evidence impact on the capability of the OCG", recorded most disruptions as
 pursue, and celebrated "closed" county lines that soon reappeared. A
@@ -109,9 +109,9 @@ def disruption_flags(d: dict[str, Any], entity_status: str | None = None) -> lis
 
     * no evidence of impact on capability, or too little to say what changed;
     * moderate or major claimed without any evidence reference;
-    * major claimed while the group or market is not archived (seed 000: a line
+    * major claimed while the group or market is not archived (N8 Policing Research Partnership (2024) Conceptualising and Evaluating the Impact of Policing Drug Markets: a line
       "closed" is often soon reopened; major means dismantled);
-    * not recorded as a planned, targeted event (seed 000: a recording rule).
+    * not recorded as a planned, targeted event (N8 Policing Research Partnership (2024) Conceptualising and Evaluating the Impact of Policing Drug Markets: a recording rule).
     """
     flags = []
     ev = d.get("capability_evidence") or ""

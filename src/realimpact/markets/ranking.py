@@ -1,6 +1,6 @@
 """Prioritisation: rank markets, groups and places by a transparent MoRiLE-style score.
 
-Seed 000 reports that forces pursue "mapped organised crime groups that are
+N8 Policing Research Partnership (2024) Conceptualising and Evaluating the Impact of Policing Drug Markets reports that forces pursue "mapped organised crime groups that are
 identified as the greatest risk through MoRiLE scoring". MoRiLE's tactical
 matrix has three parts (harm, likelihood, organisational position) and keeps a
 confidence score beside the risk score. realimpact follows that shape with a

@@ -1,7 +1,7 @@
 """The market registry: markets, the groups behind them and the places they use.
 
 No existing tool treats a drug market as an object; the source documents do
-(seed 004 sections 1-2: level, selling mode, commodities, groups, places).
+(Home Office (2003) Disrupting crack markets, sections 1-2: level, selling mode, commodities, groups, places).
 Entities carry pseudonymous ids only: no field asks for, or has room for, a
 person's name, so a registry export can travel between analysts without
 becoming a nominal list.

@@ -50,7 +50,7 @@ def scales() -> dict[str, dict[str, Any]]:
 
 @cache
 def linctus_indicators() -> list[dict[str, Any]]:
-    """Project Linctus indicators (seed 004 section 3.3) in the guide's order."""
+    """Project Linctus indicators (Home Office (2003) Disrupting crack markets, section 3.3) in the guide's order."""
     return sorted(_load("linctus.yaml")["indicators"], key=lambda d: d["order"])
 
 

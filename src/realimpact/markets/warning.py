@@ -1,6 +1,6 @@
 """Emerging-market warning: the Project Linctus indicators as a checklist, tested where data allow.
 
-Seed 004 (section 3.3, Project Linctus) lists 19 signs that a crack market is
+Home Office (2003) Disrupting crack markets, (section 3.3, Project Linctus) lists 19 signs that a crack market is
 emerging or established, "in the general chronological order that they often
 occur". Most need a person to notice them (intelligence, partners); some show
 in data: a rise in Drugs crime (new sources, more seizures), in assaults, in

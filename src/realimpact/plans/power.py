@@ -1,6 +1,6 @@
 """``realimpact plan power``: the smallest harm reduction the planned design could detect.
 
-Seed 004 (4.3) asks for the evaluation to be built before the operation; part
+Home Office (2003) Disrupting crack markets, (4.3) asks for the evaluation to be built before the operation; part
 of that is knowing whether it *can* show anything. From the baseline counts of
 an outcome indicator in the target and control areas we fit the count model
 the evaluation will use, simulate the planned panel (baseline months, then the

@@ -2,7 +2,7 @@
 and the harm-weighted count that the harm index is built on.
 
 The weighted count runs inside DuckDB: pivoting and weighting millions of
-records in pandas would first materialise them all (DESIGN.md, Store).
+records in pandas would first materialise them all (docs/architecture.md, Store).
 """
 
 from __future__ import annotations

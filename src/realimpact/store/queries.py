@@ -1,6 +1,6 @@
 """Read-side queries the analyses share: counts and points per area and month.
 
-Aggregation happens inside DuckDB; only small frames reach Python (DESIGN.md:
+Aggregation happens inside DuckDB; only small frames reach Python (docs/architecture.md:
 materialising millions of rows as pandas costs more than the ingest).
 """
 
