@@ -285,3 +285,22 @@ def test_displacement_library_reports_undefined_as_none() -> None:
     res = displacement_from_counts((100, 50), (30, 40), (200, 200))
     # BDM = 40/200 - 30/200 = 0.05, SM = 50/200 - 100/200 = -0.25: WDQ = -0.2
     assert res["notes"] == [] and res["wdq"]["wdq"] == pytest.approx(-0.2)
+
+
+def test_a_failed_parse_after_store_does_not_leave_stores_must_exist(tmp_path):
+    """A read command whose later option fails to parse must not make every store that
+    this process opens afterwards "must exist" (the library creates stores on ingest)."""
+    from typer.testing import CliRunner
+
+    from realimpact.cli import app
+    from realimpact.store import open_store
+
+    from realimpact.store import open_store as _open
+
+    with _open(tmp_path / "a.duckdb"):
+        pass
+    for bad in (["--top", "0"], ["--period", "week"], ["--from", "2019-13"], ["--bogus"]):
+        r = CliRunner().invoke(app, ["harm", "index", "--store", str(tmp_path / "a.duckdb"), *bad])
+        assert r.exit_code == 2, (bad, r.output)
+    with open_store(tmp_path / "new.duckdb") as st:  # a writer may still create one
+        assert st.path.endswith("new.duckdb")

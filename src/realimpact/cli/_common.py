@@ -114,7 +114,10 @@ def _store_option(ctx: typer.Context, value: Path | None) -> Path | None:
     if _command_name(ctx) not in CREATES_STORE:
         from realimpact.store.connection import existing_stores_only
 
-        ctx.with_resource(existing_stores_only())
+        # On the root context: Click closes it however the command ends. The
+        # command's own context is never closed when a later option fails to
+        # parse, which would leave every later store in the process "must exist".
+        ctx.find_root().with_resource(existing_stores_only())
     return value
 
 

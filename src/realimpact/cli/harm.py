@@ -292,7 +292,8 @@ def _render_index(df: Any, top: int) -> None:
             title += f" (incomplete: {int(g['months'].max())} month(s) published)"
         tab = Table(*cols, title=title)
         for r in g[g["rank"] <= top].sort_values(["rank", "area_id"]).itertuples():
-            row = [str(int(r.rank)), r.area_id, f"{int(r.count):,}", f"{r.harm:,.1f}"]
+            area = f"{r.area_id} {r.name}" if getattr(r, "name", None) else r.area_id
+            row = [str(int(r.rank)), area, f"{int(r.count):,}", f"{r.harm:,.1f}"]
             if rate:
                 v = r.harm_per_1000
                 row.append("-" if v != v else f"{v:,.1f}")

@@ -297,6 +297,10 @@ def harm_index(
     pop = store_harm.population(store, layer) if pop_info else None
     coverage, fmonths, cov_notes = _coverage(store, layer, table, month_from, month_to, force)
     out = finish_index(wide, ws.weights, cats, pop, area_ids, coverage=coverage, period=period)
+    # the name beside the code ("Liverpool 061C"): what a reader recognises
+    ids = sorted(out["area_id"].astype(str).unique()) if len(out) else []
+    names = store_areas.area_names(store, layer, ids)
+    out.insert(out.columns.get_loc("area_id") + 1, "name", out["area_id"].map(names))
     if partner:
         out = _add_partner(store, out, layer, period, partner)
     if progress:

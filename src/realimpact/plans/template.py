@@ -47,7 +47,11 @@ harms:
     mechanism: >-
       REPLACE: how the tactics below reduce this harm for the people who suffer it.
 
-design: did                     # did (needs control areas) | its (target trend only)
+# The primary design, declared now, before any result is seen: its 95% interval alone
+# gives each outcome's verdict; the other designs are shown only as sensitivity checks.
+# Leave it out to let the evaluation choose from the areas and months: did with at
+# least 5 control areas and 6 baseline months, else wdd (with any control), else its.
+# design: did                   # did | wdd | its (an indicator may set its own design:)
 
 # Tactic ids from `realimpact plan catalogue tactics --selling-mode MODE`.
 tactics: [visible-street-patrols]
@@ -57,12 +61,14 @@ tactics: [visible-street-patrols]
 # and its data must already be in the store.
 indicators:
   - id: harm-crime
+    label: Violence, robbery and anti-social behaviour   # the name readers of the report see
     kind: outcome               # output | outcome | process | indirect
     source: police_uk           # police_uk | stop_search | partner:<name> | survey:<name>
     crime_types: [Violence and sexual offences, Robbery, Anti-social behaviour]
     baseline:  {{from: {baseline_from}, to: {baseline_to}}}
     follow_up: {{from: {start}, to: {end}}}
   - id: drug-searches
+    label: Stop and search for drugs
     kind: output
     source: stop_search
     crime_types: [Controlled drugs]   # objects of search
@@ -85,6 +91,7 @@ unintended_consequences:
     mitigation: >-
       REPLACE: e.g. patrols extended to the buffer; monthly displacement check.
     monitor: harm-crime
+    area: buffer                # where it would show: target | buffer | target+buffer
 
 # Support after the operation. Raids and closures call for all three (section 3.5.2,
 # 3.10.4): who provides it, how much, and from when.
