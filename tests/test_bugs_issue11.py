@@ -295,9 +295,7 @@ def test_a_failed_parse_after_store_does_not_leave_stores_must_exist(tmp_path):
     from realimpact.cli import app
     from realimpact.store import open_store
 
-    from realimpact.store import open_store as _open
-
-    with _open(tmp_path / "a.duckdb"):
+    with open_store(tmp_path / "a.duckdb"):
         pass
     for bad in (["--top", "0"], ["--period", "week"], ["--from", "2019-13"], ["--bogus"]):
         r = CliRunner().invoke(app, ["harm", "index", "--store", str(tmp_path / "a.duckdb"), *bad])
