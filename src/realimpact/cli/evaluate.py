@@ -207,7 +207,7 @@ def _render_displacement(res: dict[str, Any]) -> None:
 
 
 def _render_plan(res: dict[str, Any]) -> None:
-    from realimpact.report.render import verdict_line
+    from realimpact.report.render import net_harm_line, verdict_line
 
     out.print(f"[bold]{esc(res['title'] or res['plan_id'])}[/]")
     if res.get("force"):
@@ -232,7 +232,15 @@ def _render_plan(res: dict[str, Any]) -> None:
             if i["kind"] in ("outcome", "indirect") else "a ledger of activity, not impact",
         )  # fmt: skip
     out.print(t)
-    out.print(res["net_harm"].get("statement", ""))
+    nh = res["net_harm"]
+    out.print(net_harm_line(nh.get("crime_harm")) or nh.get("statement", ""))
+    harms = nh.get("operation_harms") or []
+    if harms:
+        out.print("Harms the operation itself may have caused, where they would show:")
+        for h in harms:
+            out.print(f"  - {esc(h.get('summary') or h['id'])}")
+    for step in res.get("next_steps", []):
+        out.print(f"next: {esc(step)}")
     for w in res.get("warnings", []):
         out.print(f"[yellow]warning:[/] {esc(w)}")
     for k, v in res.get("files", {}).items():

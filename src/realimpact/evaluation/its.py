@@ -266,8 +266,15 @@ def its_counts(
     placebo = None
     ps = placebo_start or pre[len(pre) // 2]
     pre_s = s.loc[pre]
-    if len(pre) >= 8 and pre[0] < ps <= pre[-1]:
-        Xpl = its_design(pre, ps, seasonality, harmonics)
+    Xpl = its_design(pre, ps, seasonality, harmonics) if len(pre) >= 8 else None
+    if Xpl is not None and len(pre) - Xpl.shape[1] < 2:
+        # as many coefficients as months: no residual left to judge a change by
+        warnings.append(
+            f"placebo check skipped: {len(pre)} baseline months are too few for its"
+            f" {Xpl.shape[1]} coefficients"
+        )
+        Xpl = None
+    if Xpl is not None and pre[0] < ps <= pre[-1]:
         try:
             rpl, _ = _fit(pre_s.to_numpy(), Xpl, errors, maxlags)
             placebo = Estimate.from_normal(
