@@ -906,11 +906,15 @@ def _consequence(uc: Any, by_id: dict[str, IndicatorResult]) -> dict[str, Any]:
     roles = ["target", "buffer"] if area == "target+buffer" else [area]
     c = r.counts
     if not c or any(not c.get(role) for role in roles):
-        why = (
-            "the plan has no buffer areas"
-            if c and "buffer" in roles and not c.get("buffer")
-            else "; ".join(r.notes) or "no data for it in the store"
-        )
+        if c and "buffer" in roles and not c.get("buffer"):
+            why = "the plan has no buffer areas"
+        elif r.source == "stop_search" and r.ledger is not None:
+            why = (
+                "stop and search records carry no area code and no boundaries are loaded to"
+                " place them, so only force-wide totals exist, in the outputs ledger"
+            )
+        else:
+            why = "; ".join(r.notes) or "no data for it in the store"
         h["status"] = "no data"
         h["summary"] = f"{label}: not measured in the {_where(area)} ({why})"
         return h
