@@ -92,6 +92,10 @@ def assert_consistent(ind: dict, declared: str | None) -> None:
         est, se = ex["displacement_estimate"], ex["displacement_se"]
         assert (dlo, dhi) == pytest.approx((est - Q * se, est + Q * se), rel=1e-12)
         assert {"displacement": dlo > 0, "diffusion": dhi < 0}.get(disp, dlo <= 0 <= dhi)
+    if disp in ("displacement", "diffusion"):
+        assert change == "fell"  # an effect's spill-over, so only beside a fall
+    elif disp == "not_estimable" and v.get("displacement_ci_low") is not None:
+        assert change != "fell" and "not read as displacement" in v["displacement_reason"]
     # one claim per indicator: the report's line starts with exactly one change word
     from realimpact.report.render import verdict_line
 

@@ -198,6 +198,9 @@ class IndicatorResult:
             d[role] = self.counts.get(role)
         d["wdq"] = self.wdq.to_dict() if self.wdq else None
         d["wdd"] = self.wdd.to_dict() if self.wdd else None
+        if d["wdd"]:  # which interval is shown, and the published one beside it
+            d["wdd"]["interval"] = d["wdd"]["extra"].get("interval", "poisson")
+            d["wdd"]["poisson"] = d["wdd"]["extra"].get("poisson")
         d["did"] = self.did.to_dict() if self.did else None
         d["its"] = self.its.to_dict() if self.its else None
         d["survey"] = self.survey

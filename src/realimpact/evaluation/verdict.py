@@ -15,9 +15,11 @@ seen:
 * "fell" or "rose" is said only when the primary design's 95% interval
   excludes no change (1 for a rate ratio, 0 for a difference); an interval
   that cannot be bounded is "not estimable", never a result;
-* "displacement" or "diffusion of benefits" is said only when the buffer's
-  change relative to the control, with its overdispersion-aware interval,
-  excludes zero; otherwise "none detected", with the range not ruled out;
+* "displacement" or "diffusion of benefits" is said only when the target
+  fell and the buffer's change relative to the control, with its
+  overdispersion-aware interval, excludes zero; otherwise "none detected",
+  with the range not ruled out (a buffer that moved while the target did not
+  is said as such, never as displacement or diffusion);
 * every other design is kept as a sensitivity check and never headlines.
 
 The result is a plain dict (``results.json`` ``indicators[].verdict``) so
@@ -244,6 +246,16 @@ def verdict(ind: dict[str, Any], declared: str | None, n_baseline: int) -> dict[
             v.setdefault(k, None)
     v["design_reason"] = why
     v.update(displacement_reading(ind))
+    if v["displacement"] in ("displacement", "diffusion") and v["change"] != "fell":
+        # Displacement and diffusion are what an effect in the target does next door;
+        # without a clear fall in the target, a change in the buffer is not one of them.
+        lo, hi = v["displacement_ci_low"], v["displacement_ci_high"]
+        v["displacement"] = "not_estimable"
+        v["displacement_reason"] = (
+            f"the buffer moved against the control ({lo:+.1f} to {hi:+.1f} crimes a month),"
+            " but with no clear fall in the target this is not read as displacement or"
+            " diffusion of benefits"
+        )
     others = [d for d in ("did", "wdd", "its") if d != design and ind.get(d)]
     v["sensitivity"] = [design_reading(d, ind) for d in others]
     return v

@@ -499,9 +499,9 @@ def displacement_text(v: dict[str, Any], has_buffer: bool) -> str:
         return "Displacement not measured: the plan has no buffer areas."
     why = v.get("displacement_reason")
     return (
-        f"Displacement could not be estimated: {why}."
+        f"Displacement not assessed: {plain_text(why)}."
         if why
-        else ("Displacement could not be estimated with these areas.")
+        else "Displacement could not be estimated with these areas."
     )
 
 
