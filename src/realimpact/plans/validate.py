@@ -129,7 +129,7 @@ def _areas(plan: Plan, store: Store | None, out: _Out) -> None:
             "no control areas; without them change cannot be told apart from "
             "what would have happened anyway"
         )
-        if plan.effective_design == "its":
+        if plan.design == "its":  # declared: the planner chose the trend alone
             out.warn("areas.control", msg + " (design its relies on the trend alone)")
         else:
             out.error("areas.control", msg)
