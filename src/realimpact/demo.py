@@ -320,6 +320,7 @@ def compare_with_truth(results: dict[str, Any], truth: dict[str, Any]) -> list[d
         out.append(
             {
                 "indicator": tid,
+                "label": ind.get("label") or tid,
                 "crime_types": tind[tid].get("crime_types"),
                 "true_rr": true_rr,
                 "estimate_rr": math.exp(did["estimate"]),

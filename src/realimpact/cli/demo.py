@@ -59,7 +59,7 @@ def _render(r: dict) -> None:
             t.add_column(col, justify="left" if col == "indicator" else "right")
         for c in r["comparison"]:
             t.add_row(
-                c["indicator"],
+                c.get("label") or c["indicator"],
                 f"{c['true_rr']:.2f}",
                 f"{c['estimate_rr']:.2f}",
                 f"{c['ci_low']:.2f}–{c['ci_high']:.2f}",

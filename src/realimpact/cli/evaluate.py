@@ -115,7 +115,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         if what == "displacement":
             with handle_errors():
-                result = _displacement(target, buffer, control, buffer_control)
+                result = _displacement(target, buffer, control, buffer_control, audience)
             emit(result, json, _render_displacement)
             return
         if any(v is not None for v in (target, buffer, control, buffer_control)):
@@ -155,11 +155,17 @@ def register(app: typer.Typer) -> None:
 
 
 def _displacement(
-    target: str | None, buffer: str | None, control: str | None, buffer_control: str | None
+    target: str | None,
+    buffer: str | None,
+    control: str | None,
+    buffer_control: str | None,
+    audience: str = "analyst",
 ) -> dict[str, Any]:
     from realimpact.errors import ValidationError
     from realimpact.evaluation.displacement import displacement_from_counts, parse_pair
+    from realimpact.report.safe import check_audience
 
+    check_audience(audience)  # refused as for a plan, though these counts are the user's own
     for name, v in (("--target", target), ("--buffer", buffer), ("--control", control)):
         if v is None:
             raise ValidationError("required for 'evaluate displacement' (counts B,A)", source=name)

@@ -180,6 +180,8 @@ def index(
     per-type counts are left out. Months a force did not publish are absent,
     never zero; quarters and years built from fewer months are marked.
     """
+    from realimpact.cli.hotspots import check_out_file, check_period_order, clean_crime_types
+    from realimpact.csv_safe import write_csv
     from realimpact.errors import InputError
     from realimpact.harm.index import harm_index, index_to_dict, partner_index
     from realimpact.harm.sensitivity import compare_weights as compare
@@ -189,14 +191,14 @@ def index(
 
     with handle_errors():
         check_audience(audience)
-        if out_file is not None and not out_file.resolve().parent.is_dir():
-            raise InputError(f"folder {out_file.parent} does not exist", source=f"--out {out_file}")
+        crime_type = clean_crime_types(crime_type)
+        check_period_order(month_from, month_to, "--from", "--to")
+        check_out_file(out_file)
         if json and out_file is not None:
             raise InputError("--json and --out: choose one")
         if map_path is not None:
             check_map_path(map_path)  # before the index is built, not after
-        if map_path is not None and not map_path.resolve().parent.is_dir():
-            raise InputError(f"folder {map_path.parent} does not exist", source=f"--map {map_path}")
+        check_out_file(map_path, "--map")
         with open_store(store) as st, rich_progress(progress_enabled()) as progress:
             if compare_weights:
                 parts = [p.strip() for p in compare_weights.split(",")]
@@ -246,7 +248,8 @@ def index(
                 err.print(f"map of {drawn['period']}: {esc(drawn['path'])}")
     if out_file is not None:
         shown = df if top is None else df[df["rank"] <= top]
-        shown.to_csv(out_file, index=False)
+        with handle_errors():
+            write_csv(shown, out_file)  # names from boundary files cannot run as formulas
         err.print(f"wrote {len(shown):,} rows to {out_file}")
         return
     if json:

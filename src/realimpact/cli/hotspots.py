@@ -63,6 +63,42 @@ AreasOutOpt = Annotated[
 ]
 
 
+def clean_crime_types(crime_types: list[str] | None) -> list[str] | None:
+    """Each --crime-type stripped; a blank one (a space, a tab) is refused, not read as 'all'."""
+    from realimpact.errors import InputError
+
+    if not crime_types:
+        return crime_types
+    cleaned = [ct.strip() for ct in crime_types]
+    if any(not ct for ct in cleaned):
+        raise InputError("--crime-type: a crime type is blank; give one such as 'Drugs'")
+    return cleaned
+
+
+def check_period_order(first: str | None, last: str | None, opt_first: str, opt_last: str) -> None:
+    """Refuse a first month after the last one ("--period-from 2020-05 is after --period-to ...")."""
+    from realimpact.errors import InputError
+    from realimpact.periods import check_month
+
+    if first is None or last is None:
+        return
+    a, b = check_month(first, opt_first), check_month(last, opt_last)
+    if a > b:
+        raise InputError(f"{opt_first} {a} is after {opt_last} {b}")
+
+
+def check_out_file(path: Path | None, option: str = "--out") -> None:
+    """A file option must name a file in an existing folder, not a folder."""
+    from realimpact.errors import InputError
+
+    if path is None:
+        return
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder, expected a file name")
+    if not path.resolve().parent.is_dir():
+        raise InputError(f"{option} {path}: folder {path.parent} does not exist")
+
+
 def _how(r: dict) -> str:
     """How the p-values were obtained, in words for the console and map notes."""
     if r["inference"] == "exact":
@@ -114,6 +150,10 @@ def gi(
 
     with handle_errors(), rich_progress(progress_enabled()) as progress:
         check_audience(audience)
+        crime_type = clean_crime_types(crime_type)
+        check_period_order(period_from, period_to, "--period-from", "--period-to")
+        check_out_file(out_path)
+        check_out_file(map_path, "--map")
         partner = audience == "partner"
         res = hotspots_gi(
             store, layer, crime_types=crime_type, harm_weights=weights,
@@ -201,6 +241,10 @@ def kde(
     from realimpact.hotspots.maps import density_map
 
     with handle_errors():
+        crime_type = clean_crime_types(crime_type)
+        check_period_order(period_from, period_to, "--period-from", "--period-to")
+        check_out_file(out_path)
+        check_out_file(map_path, "--map")
         k = hotspots_kde(
             store, crime_types=crime_type, harm_weights=weights, period_from=period_from,
             period_to=period_to, cell=cell, bandwidth=bandwidth, kernel=kernel, audience=audience,
@@ -252,6 +296,10 @@ def emerging(
     from realimpact.hotspots.maps import hotspot_map
 
     with handle_errors(), rich_progress(progress_enabled()) as progress:
+        crime_type = clean_crime_types(crime_type)
+        check_period_order(period_from, period_to, "--period-from", "--period-to")
+        check_out_file(out_path)
+        check_out_file(map_path, "--map")
         eh, areas, params = hotspots_emerging(
             store, layer, crime_types=crime_type, harm_weights=weights,
             period_from=period_from, period_to=period_to, contiguity=contiguity,

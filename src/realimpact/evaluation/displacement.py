@@ -66,6 +66,11 @@ __all__ = [
 Pair = tuple[float, float]
 
 
+# Largest count accepted: far above any area's crimes, far below where the WDD's
+# variance (a sum of counts, squared in the z) or the WDQ's ratios overflow.
+MAX_COUNT = 1e12
+
+
 def parse_pair(text: str, field: str) -> Pair:
     """Read ``"B,A"`` (before, after) as two non-negative counts; one-line error otherwise."""
     parts = [p.strip() for p in str(text).split(",")]
@@ -85,6 +90,11 @@ def _check_pair(pair: Sequence[float], field: str) -> Pair:
     for v in (b, a):
         if not math.isfinite(v) or v < 0:
             raise ValidationError(f"counts must be finite and >= 0, got {b:g},{a:g}", source=field)
+        if v > MAX_COUNT:
+            # squares and products of such counts overflow; no area records a trillion crimes
+            raise ValidationError(
+                f"counts must be at most {MAX_COUNT:.0e}, got {b:g},{a:g}", source=field
+            )
     return b, a
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from realimpact import _yaml
 from realimpact.errors import InputError, RejectedFileError, ValidationError
 from realimpact.harm.taxonomy import harm_ids
 
@@ -290,13 +291,10 @@ def read_weights_file(path: str | Path, name: str | None = None) -> WeightSet:
     """
     p = Path(path)
     label = str(p)
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{label}: no such file") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise RejectedFileError(f"{label}: not valid YAML ({first})") from None
+    if not p.exists():
+        raise InputError(f"{label}: no such file")
+    # the one safe loader of user YAML (size, alias and depth caps); names the file
+    doc = _yaml.load_file(p)
     if not isinstance(doc, dict) or "weights" not in doc:
         raise RejectedFileError(f"{label}: expected a mapping with a `weights:` section")
     weights = validate_weights(doc["weights"], label, doc.get("default"))

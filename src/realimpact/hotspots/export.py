@@ -32,7 +32,9 @@ def _suffix(path: Path, allowed: tuple[str, ...], what: str) -> str:
     suf = path.suffix.lower()
     if suf not in allowed:
         raise InputError(f"--out {path}: {what} can be written as {', '.join(allowed)}")
-    if not path.parent.exists():
+    if path.is_dir():
+        raise InputError(f"--out {path}: is a folder, expected a file name")
+    if not path.resolve().parent.is_dir():
         raise InputError(f"--out {path}: folder {path.parent} does not exist")
     return suf
 
@@ -89,7 +91,9 @@ def write_areas(
             g = frame["geometry"].to_numpy()
             out["wkt"] = [None if x is None else shapely.to_wkt(x, rounding_precision=2)
                           for x in g]  # fmt: skip
-        out.to_csv(path, index=False, na_rep="")
+        from realimpact.csv_safe import write_csv
+
+        write_csv(out, path, na_rep="")  # names from boundary files cannot run as formulas
         return {"path": str(path), "format": "csv", "features": len(out), "crs": CRS}
     if "geometry" not in frame or frame["geometry"].isna().any():
         raise InputError(

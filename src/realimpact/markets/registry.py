@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from realimpact import _yaml
 from realimpact.errors import InputError, RejectedFileError, ValidationError
 from realimpact.markets import vocab
 from realimpact.store import Store
@@ -333,15 +334,14 @@ def read_registry_file(path: str | Path) -> dict[str, list[Any]]:
     p = Path(path)
     if not p.is_file():
         raise InputError("no such file", source=str(p))
-    text = p.read_text("utf-8-sig")
     if p.suffix.lower() == ".csv":
+        try:
+            text = p.read_text("utf-8-sig")
+        except UnicodeDecodeError:
+            raise RejectedFileError("not UTF-8 text", source=str(p)) from None
         return {"entities": _read_csv(text, str(p))}
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        raise RejectedFileError(f"not valid YAML{where}", source=str(p)) from None
+    # the one safe loader of user YAML: size, alias and depth caps
+    data = _yaml.load_file(p, encoding="utf-8-sig")
     if not isinstance(data, dict):
         raise RejectedFileError(
             "expected a mapping with markets/groups/places/assessments/disruptions", source=str(p)

@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from realimpact import _yaml
 from realimpact.errors import ValidationError
 from realimpact.periods import is_month, month_range
 
@@ -536,21 +537,16 @@ def load_plan(path: str | os.PathLike, *, strict: bool = False) -> Plan:
     :func:`realimpact.plans.validate.validate_plan`.
     """
     p = Path(path)
+    if not p.exists():
+        raise ValidationError(f"{p}: no such file")
+    if p.is_dir():
+        raise ValidationError(f"{p}: is a folder, not a plan file")
+    # one safe loader for every user YAML: size, alias and depth caps (realimpact._yaml)
+    text = _yaml.read_text(p)
     try:
-        text = p.read_text("utf-8")
-    except FileNotFoundError:
-        raise ValidationError(f"{p}: no such file") from None
-    except UnicodeDecodeError:
-        raise ValidationError(f"{p}: not UTF-8 text") from None
-    except IsADirectoryError:
-        raise ValidationError(f"{p}: is a folder, not a plan file") from None
-    try:
-        data = yaml.safe_load(text)
+        data = _yaml.safe_load(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ValidationError(f"{p}: not valid YAML{where} ({problem})") from None
+        raise ValidationError(f"{p}: {_yaml.describe(e)}") from None
     plan = parse_plan(data, str(p))
     if strict:
         errors = [i for i in plan.problems if i.level == "error"]

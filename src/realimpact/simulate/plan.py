@@ -47,6 +47,8 @@ def build_plan(
         indicators.append(
             {
                 "id": ind,
+                # what a reader of the report sees: police.uk's own crime type names
+                "label": "Drugs crime" if types == ["Drugs"] else ", ".join(types),
                 "kind": kind,
                 "source": source,
                 "crime_types": types,
@@ -57,6 +59,7 @@ def build_plan(
     indicators.append(
         {
             "id": "stop-search",
+            "label": "Stop and search for drugs",
             "kind": "output",
             "source": "stop_search",
             "crime_types": ["Controlled drugs"],
@@ -69,6 +72,7 @@ def build_plan(
         indicators.append(
             {
                 "id": f"{who}-views",
+                "label": f"{who.capitalize()}' views (survey)",
                 "kind": "outcome",
                 "source": f"survey:{who}",
                 "panel": panel,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,19 @@ def parse_number(s: str) -> float:
         return math.nan
 
 
+# A count of residents as census tables write it: 1234, 1,234 (grouped in threes)
+# or 1234.0. Not 1_000 or 1e3 (which Python's float() would take), not 0.001 or -5.
+_COUNT = re.compile(r"(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)(?:\.0*)?")
+
+
+def parse_count(s: str) -> float:
+    """A whole number of people written plainly, as a float; anything else is NaN."""
+    text = str(s).strip()
+    if not _COUNT.fullmatch(text):
+        return math.nan
+    return float(text.replace(",", ""))
+
+
 def ingest_population(
     path: str | os.PathLike,
     store: Store | str | os.PathLike | None = None,
@@ -76,8 +90,8 @@ def ingest_population(
 ) -> dict[str, Any]:
     """Load resident population per area of ``layer`` from a CSV.
 
-    Every id must be non-empty and unique and every value a finite number
-    >= 0; otherwise nothing is stored and the error names the line. Returns
+    Every id must be non-empty and unique and every value a whole
+    number >= 0 written plainly; otherwise nothing is stored and the error names the line. Returns
     a summary with how many areas that have records matched an id.
     """
     with using_store(store) as st:
@@ -104,12 +118,13 @@ def ingest_population(
                 f"{label}: {idc}: area id {first!r} appears more than once (lines {at});"
                 f" {int(ids[dup].nunique())} ids are duplicated"
             )
-        values = df[valc].map(parse_number)
-        bad = values.isna() | ~values.map(math.isfinite) | (values < 0)
+        values = df[valc].map(parse_count)
+        bad = values.isna()
         if bad.any():
             i = bad[bad].index[0]
             raise ValidationError(
-                f"{label}: line {lines[i]}: {valc} {df.loc[i, valc]!r} is not a number >= 0"
+                f"{label}: line {lines[i]}: {valc} {df.loc[i, valc]!r} is not a count of"
+                " residents (a whole number >= 0 such as 1234 or 1,234)"
             )
         frame = pd.DataFrame({"area_id": ids, "value": values.astype(float)})
         info = {
