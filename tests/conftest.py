@@ -53,3 +53,21 @@ def columbus(shared: Path):
     df = pyogrio.read_dataframe(base / "columbus.shp")
     gal = libpysal.io.open(str(base / "columbus.gal")).read()
     return df, gal
+
+
+@pytest.fixture(scope="session")
+def city_street_gap_stores(tmp_path_factory) -> tuple[Path, Path]:
+    """(every City of London street month, every month but 2019-06), built once.
+
+    The missing-month tests compare an analysis on the second with the same
+    analysis on the first with 2019-06 genuinely absent.
+    """
+    from realimpact.sources.police_uk import ingest_police_uk
+
+    base = tmp_path_factory.mktemp("city_gap")
+    full, holed = base / "full.duckdb", base / "holed.duckdb"
+    files = sorted((POLICE_UK / "city_of_london" / "street").glob("*.csv"))
+    ingest_police_uk(files, store=full)
+    ingest_police_uk([f for f in files if not f.name.startswith("2019-06")], store=holed)
+    return full, holed
+
