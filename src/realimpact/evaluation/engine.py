@@ -593,9 +593,8 @@ def _held_months(st: Any, table: str, force: str | None, pooled: list[str]) -> s
 
     if force or not pooled:
         return set(months_present(st, table, **({"force": force} if force else {})))
-    sets = [set(months_present(st, table, force=f)) for f in pooled]
-    held = set.intersection(*sets)
-    return held or set(months_present(st, table))
+    # areas of several forces: only months every one of them published are whole
+    return set.intersection(*(set(months_present(st, table, force=f)) for f in pooled))
 
 
 def _evaluate(p, st, harm_weights, surveys, family, progress, inference, force=None, pooled=()):
