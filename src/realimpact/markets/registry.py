@@ -88,10 +88,12 @@ CSV_COLUMNS = ["id", "kind", *_ATTR_FIELDS, "areas", "links"]
 
 def check_id(value: Any, field: str = "id") -> str:
     """A pseudonymous id: letters, digits and . _ : - ; no spaces, at most 64 characters."""
+    if isinstance(value, dict | list | tuple | set):
+        raise ValidationError(f"{field}: expected an id, got {_yaml.type_name(value)}")
     s = "" if value is None else str(value).strip()
     if not ID_RE.match(s):
         raise ValidationError(
-            f"{field}: {value!r} is not a valid id (letters, digits, '.', '_', ':' or '-',"
+            f"{field}: {_yaml.quote(value)} is not a valid id (letters, digits, '.', '_', ':' or '-',"
             " no spaces, up to 64 characters; use a pseudonymous id, never a person's name)"
         )
     return s
@@ -117,7 +119,9 @@ def _date(value: Any, field: str) -> str | None:
     except ValueError:
         ok = False
     if not ok:
-        raise ValidationError(f"{field}: {value!r} is not a date (YYYY-MM or YYYY-MM-DD)")
+        raise ValidationError(
+            f"{field}: {_yaml.quote(value)} is not a date (YYYY-MM or YYYY-MM-DD)"
+        )
     return s
 
 
@@ -138,13 +142,13 @@ def parse_areas(value: Any, field: str) -> list[tuple[str, str]]:
                 continue
             if ":" not in item:
                 raise ValidationError(
-                    f"{field}: {item!r} must be LAYER:AREA_ID (e.g. lsoa:E01000001)"
+                    f"{field}: {_yaml.quote(item)} must be LAYER:AREA_ID (e.g. lsoa:E01000001)"
                 )
             layer, area = item.split(":", 1)
             out.append((layer.strip(), area.strip()))
     for layer, area in out:
         if not layer or not area:
-            raise ValidationError(f"{field}: empty layer or area id in {value!r}")
+            raise ValidationError(f"{field}: empty layer or area id in {_yaml.quote(value)}")
     return list(dict.fromkeys(out))
 
 
@@ -153,6 +157,80 @@ def _id_list(value: Any, field: str) -> list[str]:
         return []
     items = value.replace(";", ",").split(",") if isinstance(value, str) else list(value)
     return list(dict.fromkeys(check_id(str(v).strip(), field) for v in items if str(v).strip()))
+
+
+# The registry format's fields by the type each must have (after aliases).
+# A list field also takes one text of ';'- or ','-separated values (the CSV layout).
+_LIST_FIELDS = ("selling_modes", "commodities", "markets", "groups", "places", "links")
+_SCALAR_FIELDS = (
+    "id",
+    "kind",
+    "level",
+    "group_type",
+    "place_type",
+    "status",
+    "description",
+    "first_seen",
+    "last_seen",
+)
+_SCALAR = (str, int, float, _dt.date)
+
+
+def _field_name(key: str, kind: str) -> str:
+    """The field as the user wrote it (group_type/place_type are written ``type``)."""
+    return "type" if key in ("group_type", "place_type") else key
+
+
+def _check_items(items: list[Any], field: str) -> None:
+    for i, item in enumerate(items):
+        if isinstance(item, bool) or not isinstance(item, _SCALAR):
+            raise ValidationError(
+                f"{field}[{i}]: expected one value (text), got {_yaml.type_name(item)}"
+            )
+
+
+def _check_types(d: dict[str, Any], kind: str, where: str) -> None:
+    """Every field of an entity has the type the registry format gives it.
+
+    Run before any value is read, so a number where a list belongs (``selling_modes: 0``)
+    is an error naming the field, never a TypeError.
+    """
+    for key in _SCALAR_FIELDS:
+        v = d.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, _SCALAR)):
+            if key == "status" and isinstance(v, bool):
+                continue  # YAML reads `status: no` as false; the vocabulary check names it
+            raise ValidationError(
+                f"{where}{_field_name(key, kind)}: expected one value (text),"
+                f" got {_yaml.type_name(v)}"
+            )
+    for key in _LIST_FIELDS:
+        v = d.get(key)
+        if v is None or isinstance(v, str):
+            continue
+        if not isinstance(v, list):
+            raise ValidationError(f"{where}{key}: expected a list, got {_yaml.type_name(v)}")
+        _check_items(v, f"{where}{key}")
+    areas = d.get("areas")
+    if areas is None or isinstance(areas, str):
+        return
+    if isinstance(areas, list):
+        _check_items(areas, f"{where}areas")
+    elif isinstance(areas, dict):
+        for layer, ids in areas.items():
+            f = f"{where}areas.{_yaml.shorten(layer)}"
+            if ids is None or isinstance(ids, str):
+                continue
+            if not isinstance(ids, list):
+                raise ValidationError(
+                    f"{f}: expected a list of area ids, got {_yaml.type_name(ids)}"
+                )
+            _check_items(ids, f)
+    else:
+        raise ValidationError(
+            f"{where}areas: expected a mapping {{layer: [area ids]}} or a list of"
+            f" 'layer:area' ids, got {_yaml.type_name(areas)}"
+        )
 
 
 def parse_entity(kind: str, raw: dict[str, Any], where: str = "") -> dict[str, Any]:
@@ -164,7 +242,9 @@ def parse_entity(kind: str, raw: dict[str, Any], where: str = "") -> dict[str, A
     if kind not in KINDS:
         raise ValidationError(f"{where}kind: {kind!r} is not one of {', '.join(KINDS)}")
     if not isinstance(raw, dict):
-        raise ValidationError(f"{where.rstrip('.')}: expected a mapping of fields, got {raw!r}")
+        raise ValidationError(
+            f"{where.rstrip('.')}: expected a mapping of fields, got {_yaml.type_name(raw)}"
+        )
     d: dict[str, Any] = {}
     for k, v in raw.items():
         key = _ALIASES.get(str(k), str(k))
@@ -174,10 +254,12 @@ def parse_entity(kind: str, raw: dict[str, Any], where: str = "") -> dict[str, A
     unknown = sorted(set(d) - _KEYS[kind])
     if unknown:
         raise ValidationError(
-            f"{where}{unknown[0]}: unknown field for a {kind}; allowed: {', '.join(sorted(_KEYS[kind]))}"
+            f"{where}{_yaml.shorten(unknown[0])}: unknown field for a {kind};"
+            f" allowed: {', '.join(sorted(_KEYS[kind]))}"
         )
+    _check_types(d, kind, where)
     if d.get("kind") not in (None, kind):
-        raise ValidationError(f"{where}kind: {d['kind']!r} given for a {kind}")
+        raise ValidationError(f"{where}kind: {_yaml.quote(d['kind'])} given for a {kind}")
     eid = check_id(d.get("id"), f"{where}id")
     attrs: dict[str, Any] = {}
     if kind == "market":
@@ -346,16 +428,101 @@ def read_registry_file(path: str | Path) -> dict[str, list[Any]]:
         raise RejectedFileError(
             "expected a mapping with markets/groups/places/assessments/disruptions", source=str(p)
         )
+    data = _str_keys(data)
     allowed = {*SECTIONS, "assessments", "disruptions", "indicators", "version"}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ValidationError(
-            f"{unknown[0]}: unknown section; allowed: {', '.join(sorted(allowed))}", source=str(p)
+            f"{_yaml.shorten(unknown[0])}: unknown section; allowed: {', '.join(sorted(allowed))}",
+            source=str(p),
         )
     for key, val in data.items():
         if key != "version" and val is not None and not isinstance(val, list):
-            raise ValidationError(f"{key}: must be a list", source=str(p))
+            raise ValidationError(
+                f"{key}: expected a list, got {_yaml.type_name(val)}", source=str(p)
+            )
+    for key in ("assessments", "disruptions", "indicators"):
+        for i, raw in enumerate(data.get(key) or []):
+            _check_record(raw, f"{key}[{i}]", str(p))
     return {k: v or [] for k, v in data.items() if k != "version"}
+
+
+def _str_keys(value: Any) -> Any:
+    """Every mapping key as text (YAML reads `1:` or `yes:` as a number or a bool),
+    so that checks sorting or comparing field names never meet a mixed set."""
+    if isinstance(value, dict):
+        return {str(k): _str_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_str_keys(v) for v in value]
+    return value
+
+
+# Fields of the assessment, disruption and indicator records that hold one value
+# or a list; the modules that parse them read the rest.
+_RECORD_SCALARS = {
+    "assessments": ("entity", "date", "assessor", "note", "version"),
+    "disruptions": (
+        "id",
+        "entity",
+        "date",
+        "category",
+        "impact",
+        "planned",
+        "description",
+        "capability_evidence",
+    ),
+    "indicators": ("entity", "indicator", "date", "evidence"),
+}
+
+
+def _check_record(raw: Any, where: str, source: str) -> None:
+    """The types of an assessment, disruption or indicator record's fields."""
+    section = where.split("[", 1)[0]
+    if not isinstance(raw, dict):
+        raise ValidationError(
+            f"{where}: expected a mapping of fields, got {_yaml.type_name(raw)}", source=source
+        )
+    for key in _RECORD_SCALARS[section]:
+        v = raw.get(key)
+        if v is not None and not isinstance(v, _SCALAR):
+            raise ValidationError(
+                f"{where}.{key}: expected one value, got {_yaml.type_name(v)}", source=source
+            )
+    if section == "disruptions":
+        refs = raw.get("evidence_refs")
+        if refs is not None and not isinstance(refs, str):
+            if not isinstance(refs, list):
+                raise ValidationError(
+                    f"{where}.evidence_refs: expected a list, got {_yaml.type_name(refs)}",
+                    source=source,
+                )
+            try:
+                _check_items(refs, f"{where}.evidence_refs")
+            except ValidationError as e:
+                raise ValidationError(str(e), source=source) from None
+    if section == "assessments":
+        harms = raw.get("harms")
+        if harms is not None and not isinstance(harms, list):
+            raise ValidationError(
+                f"{where}.harms: expected a list, got {_yaml.type_name(harms)}", source=source
+            )
+        for j, h in enumerate(harms or []):
+            if not isinstance(h, dict):
+                continue  # the assessment parser names it
+            for key, v in h.items():
+                if v is not None and not isinstance(v, _SCALAR):
+                    raise ValidationError(
+                        f"{where}.harms[{j}].{key}: expected one value, got {_yaml.type_name(v)}",
+                        source=source,
+                    )
+        pos = raw.get("position")
+        if isinstance(pos, dict):
+            for key, v in pos.items():
+                if v is not None and not isinstance(v, _SCALAR):
+                    raise ValidationError(
+                        f"{where}.position.{key}: expected one value, got {_yaml.type_name(v)}",
+                        source=source,
+                    )
 
 
 def _read_csv(text: str, label: str) -> list[dict[str, Any]]:
@@ -394,7 +561,7 @@ def import_registry(store: Store, path: str | Path, *, replace: bool = False) ->
             kind = str(row.pop("kind", "")).strip().lower()
             if kind not in KINDS:
                 raise ValidationError(
-                    f"line {line}: kind: {kind!r} is not one of {', '.join(KINDS)}"
+                    f"line {line}: kind: {_yaml.quote(kind)} is not one of {', '.join(KINDS)}"
                 )
             if "type" in row and kind == "market":
                 raise ValidationError(f"line {line}: type: markets have a level, not a type")

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from realimpact._yaml import quote, type_name
 from realimpact.errors import ValidationError
 
 VOCABULARIES = (
@@ -67,9 +68,13 @@ def check(name: str, value: Any, *, field: str | None = None) -> str:
     """
     field = field or vocabularies()[name]["field"]
     ids = allowed(name)
+    if isinstance(value, dict | list | tuple | set):
+        raise ValidationError(
+            f"{field}: expected one value, got {type_name(value)}; allowed: {', '.join(ids)}"
+        )
     norm = normalise(value)
     if norm not in ids:
-        raise ValidationError(f"{field}: unknown value {value!r}; allowed: {', '.join(ids)}")
+        raise ValidationError(f"{field}: unknown value {quote(value)}; allowed: {', '.join(ids)}")
     return norm
 
 
@@ -81,6 +86,9 @@ def check_many(
         return []
     if isinstance(values, str):
         values = [v for v in values.replace(";", ",").split(",") if v.strip()]
+    elif not isinstance(values, list | tuple):
+        field = field or vocabularies()[name]["field"]
+        raise ValidationError(f"{field}: expected a list, got {type_name(values)}")
     out: list[str] = []
     for v in values:
         n = check(name, v, field=field)
@@ -102,7 +110,7 @@ def check_scale(name: str, value: Any, *, field: str) -> int:
         f = float("nan")
     if f != f or f != int(f) or int(f) not in keys:
         raise ValidationError(
-            f"{field}: {value!r} is not a {name} score; allowed: {', '.join(map(str, keys))}"
+            f"{field}: {quote(value)} is not a {name} score; allowed: {', '.join(map(str, keys))}"
         )
     return int(f)
 
@@ -110,12 +118,12 @@ def check_scale(name: str, value: Any, *, field: str) -> int:
 def check_confidence(value: Any, *, field: str) -> str:
     """A confidence grade A (high), B (medium) or C (low)."""
     grades = list(scales()["confidence"]["values"])
-    v = str(value).strip().upper()
+    v = "" if isinstance(value, dict | list | tuple | set) else str(value).strip().upper()
     aliases = {"HIGH": "A", "MEDIUM": "B", "LOW": "C"}
     v = aliases.get(v, v)
     if v not in grades:
         raise ValidationError(
-            f"{field}: {value!r} is not a confidence grade; allowed: {', '.join(grades)}"
+            f"{field}: {quote(value)} is not a confidence grade; allowed: {', '.join(grades)}"
             " (or high, medium, low)"
         )
     return v
