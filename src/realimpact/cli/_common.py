@@ -169,9 +169,35 @@ def emit(result: Any, as_json: bool, render: Callable[[Any], None]) -> None:
         render(result)
 
 
+# An error line is cut to this many characters: a message quoting a user's value
+# (a 300 MB expanded YAML alias, a whole CSV row) must still be one readable line.
+MAX_ERROR_CHARS = 500
+
+
+def truncate(message: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``message`` cut to ``limit`` characters plus a note of how many were cut."""
+    if len(message) <= limit:
+        return message
+    return f"{message[:limit]}… ({len(message) - limit:,} more characters)"
+
+
+def one_line(message: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``message`` with its whitespace collapsed to single spaces, cut to ``limit``.
+
+    Only the start of a long message is looked at, so a 300 MB one costs no more
+    than a short one.
+    """
+    head = " ".join(message[: 4 * limit].split())
+    if len(head) <= limit and len(message) <= 4 * limit:
+        return head
+    cut = head[:limit]
+    return f"{cut}… ({len(message) - len(cut):,} more characters)"
+
+
 def print_error(message: str, label: str = "error", style: str = "bold red") -> None:
     """One line on stderr; the message is escaped because it quotes user data
     such as "[residents-views]", which Rich would otherwise take for markup."""
+    message = truncate(str(message))
     err.print(f"[{style}]{label}:[/] {escape(message)}", highlight=False, markup=True)
 
 
@@ -189,7 +215,7 @@ def handle_errors() -> Iterator[None]:
     except typer.Exit:
         raise
     except InputError as e:
-        raise fail(" ".join(str(e).split()), 2) from None
+        raise fail(one_line(str(e)), 2) from None
     except FileNotFoundError as e:
         raise fail(f"{e.filename}: no such file or directory", 2) from None
     except (IsADirectoryError, NotADirectoryError, FileExistsError, PermissionError) as e:
@@ -198,7 +224,7 @@ def handle_errors() -> Iterator[None]:
             raise
         raise fail(f"{e.filename}: {e.strerror or type(e).__name__}", 2) from None
     except RealImpactError as e:
-        raise fail(" ".join(str(e).split()), 1) from None
+        raise fail(one_line(str(e)), 1) from None
 
 
 def print_notes_and_outputs(result: dict[str, Any]) -> None:
