@@ -46,7 +46,7 @@ from realimpact.evaluation.maryland import sms_statement
 from realimpact.evaluation.net_harm import harm_balance
 from realimpact.evaluation.results import Estimate
 from realimpact.evaluation.surveys import read_survey_csv, survey_results
-from realimpact.evaluation.verdict import verdict
+from realimpact.evaluation.verdict import Z95, verdict
 
 __all__ = [
     "EvaluationResult",
@@ -949,7 +949,7 @@ def _relative_change(r: IndicatorResult, area: str) -> dict[str, Any] | None:
     if r.wdd is None:
         return None
     ex = r.wdd.extra
-    q = 1.959963984540054
+    q = Z95
     if area == "buffer":
         est, se = ex.get("displacement_estimate"), ex.get("displacement_se")
     elif area == "target":

@@ -41,6 +41,7 @@ __all__ = [
     "verdict",
 ]
 
+Z95 = 1.959963984540054  # scipy.stats.norm.ppf(0.975): the 95% Wald intervals read here
 MIN_DID_CONTROLS = 5
 MIN_DID_BASELINE = 6
 MIN_ITS_BASELINE = 6
@@ -108,7 +109,7 @@ def _finite(*xs: Any) -> bool:
     return all(isinstance(x, int | float) and math.isfinite(x) for x in xs)
 
 
-def _change(est: float, lo: float, hi: float, no_change: float) -> str:
+def _change(lo: float, hi: float, no_change: float) -> str:
     if lo > no_change:
         return "rose"
     if hi < no_change:
@@ -145,9 +146,9 @@ def design_reading(design: str, ind: dict[str, Any]) -> dict[str, Any]:
             return out | _not(ind, "weighted displacement difference")
         ex = block.get("extra", {})
         est, se = ex.get("local_estimate"), ex.get("local_se")
-        q = 1.959963984540054
-        lo, hi = (est - q * se, est + q * se) if _finite(est, se) else (None, None)
-        out["design_label"] += ", quasi-Poisson interval"
+        lo, hi = (est - Z95 * se, est + Z95 * se) if _finite(est, se) else (None, None)
+        quasi = ex.get("interval", "quasi_poisson") == "quasi_poisson"
+        out["design_label"] += ", quasi-Poisson interval" if quasi else ", Poisson interval"
         out.update(scale="crimes_per_month", no_change=0.0, estimate=est, ci_low=lo, ci_high=hi)
     else:
         return out | {"change": "not_estimable", "reason": f"design {design!r} is not available"}
@@ -163,7 +164,7 @@ def design_reading(design: str, ind: dict[str, Any]) -> dict[str, Any]:
             " effect from chance",
         }
     nc, lo, hi = out["no_change"], out["ci_low"], out["ci_high"]
-    out["change"] = _change(out["estimate"], lo, hi, nc)
+    out["change"] = _change(lo, hi, nc)
     excl = "excludes" if out["change"] != "no_clear_change" else "includes"
     out["reason"] = f"the 95% interval {_num(lo)} to {_num(hi)} {excl} no change ({_num(nc)})"
     return out
@@ -199,8 +200,7 @@ def displacement_reading(ind: dict[str, Any]) -> dict[str, Any]:
             if not ind.get("control")
             else "the buffer-vs-control difference could not be estimated",
         }
-    q = 1.959963984540054
-    lo, hi = est - q * se, est + q * se
+    lo, hi = est - Z95 * se, est + Z95 * se
     if lo > 0:
         kind, words = "displacement", "the buffer rose relative to the control"
     elif hi < 0:
