@@ -304,3 +304,44 @@ def test_fifty_simulated_cities_claim_only_what_the_interval_shows():
             assert_rates(ind)
             changes.add(ind["verdict"]["change"])
     assert {"fell", "no_clear_change"} <= changes  # the rules were exercised both ways
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("audience", ["analyst", "partner"])
+def test_real_reports_in_chromium_show_map_names_and_one_verdict_each(
+    mersey_results, tmp_path, audience
+):
+    """The Liverpool report (real data) as a reader sees it: a screenshot is taken, the map
+    is drawn (points only for analysts), LSOA names show, one verdict line per outcome."""
+    import subprocess
+
+    from realimpact.report import write_evaluation
+    from realimpact.report.pdf import find_chromium
+    from tests._browser import network, probe
+    from tests.test_report_browser import PAGE_FACTS
+
+    files = write_evaluation(mersey_results, tmp_path / audience, audience=audience)
+    page = Path(files["report"])
+    seen = probe(page.as_uri(), PAGE_FACTS)
+    facts = seen["values"]
+    assert seen["exceptions"] == [] and network(seen["requests"], page.as_uri()) == []
+    if audience == "analyst":
+        assert facts["map_width"] > 200 and facts["raster_points"] > 0
+    else:  # no boundaries loaded and no points for partners: said, not drawn
+        assert facts["raster_points"] == 0
+        assert "no map" in page.read_text("utf-8").lower()
+    assert "E01033756 Liverpool 061C" in facts["planned"]
+    outcomes = [i for i in mersey_results["indicators"] if i["kind"] == "outcome"]
+    for ind in outcomes:
+        assert sum(v.startswith(ind["label"] + ":") for v in facts["verdicts"]) == 1
+    shot = tmp_path / f"{audience}.png"
+    subprocess.run(
+        [find_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         f"--screenshot={shot}", "--window-size=1200,2400", page.as_uri()],
+        capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    from PIL import Image
+
+    img = Image.open(shot).convert("L")
+    assert img.size == (1200, 2400)
+    assert len(set(img.resize((60, 120)).getdata())) > 20  # a page was drawn, not a blank
