@@ -16,11 +16,13 @@ Faithfulness rules (docs/architecture.md):
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -36,6 +38,23 @@ from realimpact.errors import RejectedFileError
 from realimpact.geo.crs import to_bng
 from realimpact.store import Store, using_store
 from realimpact.store import records as store_records
+
+# -- limits ------------------------------------------------------------------
+
+# A zip member is streamed, never trusted: its expanded size is capped at
+# ZIP_MAX_MEMBER_BYTES and at ZIP_MAX_RATIO times its compressed size (with a
+# floor of ZIP_RATIO_FLOOR_BYTES, so small well-compressed files still pass).
+# Real police.uk CSVs compress about 10x; a zip bomb compresses 1000x.
+ZIP_MAX_MEMBER_BYTES = 2 << 30
+ZIP_MAX_RATIO = 200
+ZIP_RATIO_FLOOR_BYTES = 16 << 20
+
+# Errors reading a zip member: corrupt deflate stream, encrypted member,
+# unsupported method (deflate64, ...), bad CRC, truncated archive.
+_ZIP_ERRORS = (
+    zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError, OSError,
+    ValueError,
+)  # fmt: skip
 
 # -- the three formats ------------------------------------------------------
 
@@ -148,15 +167,51 @@ class _Source:
     path: Path
     member: str | None = None
 
-    def read_bytes(self) -> bytes:
+    def read_bytes(self) -> bytes | bytearray:
         if self.member is None:
             return self.path.read_bytes()
-        with zipfile.ZipFile(self.path) as zf:
-            return zf.read(self.member)
+        try:
+            return _read_member(self.path, self.member, self.label)
+        except RejectedFileError:
+            raise
+        except _ZIP_ERRORS as e:
+            raise RejectedFileError(
+                f"{self.label}: cannot read zip member {self.member!r} of {self.path}"
+                f" ({type(e).__name__}: {e})"
+            ) from None
 
     @property
     def name(self) -> str:
         return Path(self.member).name if self.member else self.path.name
+
+
+def member_cap(compressed: int) -> int:
+    """Largest expanded size accepted for a zip member of ``compressed`` bytes."""
+    return min(ZIP_MAX_MEMBER_BYTES, max(ZIP_MAX_RATIO * compressed, ZIP_RATIO_FLOOR_BYTES))
+
+
+def _read_member(path: Path, member: str, label: str) -> bytearray:
+    """A zip member's bytes, streamed, refused as soon as it expands beyond its cap."""
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(member)
+        cap = member_cap(info.compress_size)
+
+        def refuse(size: str) -> RejectedFileError:
+            return RejectedFileError(
+                f"{label}: zip member {member!r} of {path} expands to {size} from"
+                f" {info.compress_size:,} compressed bytes, over the {cap:,}-byte cap"
+                " (a zip bomb or not a police.uk file)"
+            )
+
+        if info.file_size > cap:
+            raise refuse(f"{info.file_size:,} bytes")
+        buf = bytearray()
+        with zf.open(info) as f:
+            while chunk := f.read(1 << 22):
+                buf += chunk
+                if len(buf) > cap:
+                    raise refuse(f"more than {cap:,} bytes")
+        return buf
 
 
 def _expand(paths: Iterable[str | os.PathLike]) -> Iterator[_Source | FileResult]:
@@ -175,17 +230,17 @@ def _expand(paths: Iterable[str | os.PathLike]) -> Iterator[_Source | FileResult
         elif not path.exists():
             yield FileResult(str(path), error=f"{path}: no such file or directory")
         elif path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
+            # Members are not tested here (testzip expands them all, a zip
+            # bomb included): each is read, capped, when its turn comes, and
+            # a corrupt one is rejected alone.
             try:
                 with zipfile.ZipFile(path) as zf:
-                    bad = zf.testzip()
-                    if bad is not None:
-                        raise zipfile.BadZipFile(f"member {bad} is corrupt")
                     members = sorted(
                         n
                         for n in zf.namelist()
                         if n.lower().endswith(".csv") and not n.endswith("/")
                     )
-            except (zipfile.BadZipFile, OSError, EOFError) as e:
+            except _ZIP_ERRORS as e:
                 yield FileResult(
                     str(path),
                     error=f"{path}: not a readable zip archive (truncated or corrupt: {e})",
@@ -210,6 +265,23 @@ def _check_text(raw: bytes, label: str) -> None:
         raise RejectedFileError(f"{label}: binary content, not a CSV file")
 
 
+def _normalise(raw: bytes | bytearray) -> tuple[bytes, bool]:
+    """The content without BOM and with LF line endings (CRLF and old-Mac CR).
+
+    Both parsers and the identity hash read this, so a CRLF or BOM copy of a
+    file is the same file, and a CR-only file has one physical line per CR.
+    A CR inside a quoted value becomes LF as well. Returns (content, changed).
+    """
+    changed = raw.startswith(b"\xef\xbb\xbf")
+    data = raw[3:] if changed else raw
+    if b"\r" in data:
+        changed = True
+        data = data.replace(b"\r\n", b"\n")
+        if b"\r" in data:
+            data = data.replace(b"\r", b"\n")
+    return (data if isinstance(data, bytes) else bytes(data)), changed
+
+
 def _decode(raw: bytes, label: str) -> tuple[bytes, str]:
     """Return UTF-8 bytes without BOM and the encoding found (utf-8, utf-8-sig, cp1252)."""
     enc = "utf-8"
@@ -229,9 +301,12 @@ def _decode(raw: bytes, label: str) -> tuple[bytes, str]:
 
 
 def _header(raw: bytes, label: str) -> list[str]:
-    """The header row, decoded as UTF-8 (BOM skipped) or else Windows-1252."""
-    import csv
+    """The header row, decoded as UTF-8 (BOM skipped) or else Windows-1252.
 
+    Names are stripped (``Longitude ,`` is ``Longitude``) here, once, so kind
+    detection, both parsers and the SQL all see the same names; a name given
+    twice is refused (one of the columns would be silently dropped).
+    """
     end = raw.find(b"\n")
     first = (raw if end < 0 else raw[:end]).rstrip(b"\r").removeprefix(b"\xef\xbb\xbf")
     try:
@@ -240,7 +315,16 @@ def _header(raw: bytes, label: str) -> list[str]:
         text = first.decode("cp1252", errors="replace")
     if not text.strip():
         raise RejectedFileError(f"{label}: first line is empty (no header row)")
-    return next(csv.reader([text]))
+    try:
+        names = [c.strip() for c in next(csv.reader([text]))]
+    except csv.Error as e:
+        raise RejectedFileError(f"{label}: unreadable header row ({e})") from None
+    seen: set[str] = set()
+    for c in names:
+        if c in seen:
+            raise RejectedFileError(f"{label}: header names column {c!r} more than once")
+        seen.add(c)
+    return names
 
 
 _COORDS = ("Longitude", "Latitude")
@@ -260,9 +344,10 @@ def _parse_fast(raw: bytes, columns: list[str]) -> pa.Table | None:
     Python's ``float``); any other column pandas did not keep as text is re-read
     as text, so "007" stays "007". None sends the file to the careful reader
     (:func:`_parse`): bytes that are not UTF-8, a row with too many fields, a
-    coordinate read as NaN (``nan`` is data to quarantine, not a missing value)
-    or a quoted line break (line numbers would drift). Rows with too *few*
-    fields, which pandas pads silently, are caught by :func:`_fields_complete`.
+    coordinate read as NaN (``nan`` is data to quarantine, not a missing value).
+    Rows with too *few* fields, which pandas pads silently, are caught by
+    :func:`_fields_complete`; a whitespace-only line, which pandas skips, by
+    the row count (:func:`_record_lines`).
     """
     import warnings
 
@@ -284,15 +369,10 @@ def _parse_fast(raw: bytes, columns: list[str]) -> pa.Table | None:
     if df.empty or not isinstance(df.index, pd.RangeIndex) or df.index.start != 0:
         return None
     table = pa.Table.from_pandas(df, preserve_index=False)
-    quoted = b'"' in raw
     retext = []
     for name, col in zip(table.column_names, table.columns, strict=True):
-        if _is_text(col.type):
-            if col.null_count:
-                return None
-            if quoted and pc.any(pc.match_substring_regex(col, "[\r\n]")).as_py():
-                return None
-        elif name in _COORDS and (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)):
+        number = pa.types.is_floating(col.type) or pa.types.is_integer(col.type)
+        if _is_text(col.type) or (name in _COORDS and number):
             if col.null_count:
                 return None
         else:
@@ -332,9 +412,13 @@ def _fields_complete(table: pa.Table, raw: bytes, commas: int) -> bool:
 
 
 def _parse(
-    data: bytes, columns: list[str], label: str
+    data: bytes, columns: list[str], label: str, *, newlines_in_values: bool = False
 ) -> tuple[pa.Table, list[tuple[int | None, str]]]:
-    """Parse every field as text; rows with the wrong field count come back separately."""
+    """Parse every field as text; rows with the wrong field count come back separately.
+
+    A malformed row's number is its record number (header = 1, empty lines
+    not counted), mapped to a physical line by the caller.
+    """
 
     def read(threads: bool) -> tuple[pa.Table, list[tuple[int | None, str]]]:
         bad: list[tuple[int | None, str]] = []
@@ -345,8 +429,12 @@ def _parse(
 
         table = pacsv.read_csv(
             io.BytesIO(data),
-            read_options=pacsv.ReadOptions(use_threads=threads, block_size=1 << 22),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=handler, newlines_in_values=False),
+            read_options=pacsv.ReadOptions(
+                use_threads=threads, block_size=1 << 22, column_names=columns, skip_rows=1
+            ),
+            parse_options=pacsv.ParseOptions(
+                invalid_row_handler=handler, newlines_in_values=newlines_in_values
+            ),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.string() for c in columns},
                 strings_can_be_null=False,
@@ -364,37 +452,97 @@ def _parse(
     return table, bad
 
 
-def _line_numbers(n_rows: int, bad_lines: list[int]) -> np.ndarray:
-    """Line numbers (header = line 1) of the accepted rows, skipping malformed lines."""
-    total = n_rows + len(bad_lines)
-    lines = np.arange(2, total + 2, dtype=np.int64)
-    if bad_lines:
-        lines = lines[~np.isin(lines, np.asarray(bad_lines, dtype=np.int64))]
-    return lines
+@dataclass
+class _Scan:
+    sha: str
+    raw_sha: str | None  # sha256 of the bytes as read, when normalising changed them
+    commas: int
+    newlines: np.ndarray  # offsets of every LF
+    quotes: np.ndarray | None  # offsets of every '"', None when the file has none
+
+
+def _record_lines(scan: _Scan, size: int) -> tuple[np.ndarray, bool]:
+    """Physical line (header = 1) where each non-empty data record starts,
+    and whether a quoted value holds a line break.
+
+    Records end at a LF outside quotes (an even number of '"' before it);
+    empty lines are no records (both parsers and Python's csv module skip
+    them). Vectorised, no loop per row.
+    """
+    nl = scan.newlines
+    # index in ``nl`` of each LF that ends a record
+    ends_at = np.arange(len(nl), dtype=np.int64)
+    quoted_break = False
+    if scan.quotes is not None and len(scan.quotes):
+        outside = (np.searchsorted(scan.quotes, nl) & 1) == 0
+        quoted_break = not bool(outside.all())
+        if quoted_break:
+            ends_at = np.flatnonzero(outside)
+    term = nl[ends_at]
+    starts = np.concatenate(([0], term + 1))
+    ends = np.concatenate((term, [size]))
+    # a record starting after the LF nl[k] starts on physical line k + 2
+    lines = np.concatenate(([1], ends_at + 2))
+    return lines[ends > starts][1:], quoted_break
+
+
+def _csv_record_lines(data: bytes) -> np.ndarray:
+    """Slow, exact fallback of :func:`_record_lines` with Python's csv module
+    (a '"' inside an unquoted value breaks the quote count)."""
+    text = data.decode("utf-8", errors="replace")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    lines: list[int] = []
+    prev = 0
+    try:
+        for row in reader:
+            if row:
+                lines.append(prev + 1)
+            prev = reader.line_num
+    except csv.Error:
+        return np.zeros(0, np.int64)
+    return np.asarray(lines[1:], np.int64)
 
 
 # -- the ingest -------------------------------------------------------------
 
 
-def _digest(data: bytes) -> tuple[str, int]:
-    """sha256 of the content and its number of commas, in one pass that
-    releases the GIL (hashlib and numpy), so it runs beside the parser."""
+def _digest(data: bytes, raw: bytes | bytearray | None = None) -> _Scan:
+    """sha256 of the normalised content, its commas, LFs and quotes, in one
+    pass that releases the GIL (hashlib and numpy), so it runs beside the
+    parser. ``raw``, when given, is hashed too (stores made before content was
+    normalised hold that hash)."""
     h = hashlib.sha256()
     view = memoryview(data)
     commas = 0
+    quoted = b'"' in data
+    nls: list[np.ndarray] = []
+    quotes: list[np.ndarray] = []
     step = 1 << 23
     for i in range(0, len(data), step):
         chunk = view[i : i + step]
         h.update(chunk)
-        commas += int(np.count_nonzero(np.frombuffer(chunk, np.uint8) == ord(",")))
-    return h.hexdigest(), commas
+        arr = np.frombuffer(chunk, np.uint8)
+        commas += int(np.count_nonzero(arr == ord(",")))
+        nls.append(np.flatnonzero(arr == ord("\n")) + i)
+        if quoted:
+            quotes.append(np.flatnonzero(arr == ord('"')) + i)
+    raw_sha = hashlib.sha256(raw).hexdigest() if raw is not None else None
+    return _Scan(
+        h.hexdigest(),
+        raw_sha,
+        commas,
+        np.concatenate(nls) if nls else np.zeros(0, np.int64),
+        np.concatenate(quotes) if quoted else None,
+    )
 
 
 def _ingest_one(store: Store, src: _Source) -> FileResult:
     res = FileResult(src.label)
     raw = src.read_bytes()
     _check_text(raw, src.label)
-    header = _header(raw, src.label)
+    encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
+    data, changed = _normalise(raw)
+    header = _header(data, src.label)
     try:
         kind = detect_kind(header)
     except RejectedFileError as e:
@@ -405,24 +553,48 @@ def _ingest_one(store: Store, src: _Source) -> FileResult:
     # Files it cannot read exactly (not UTF-8, a row with the wrong field
     # count) are re-read through pyarrow, which reports each malformed row.
     with ThreadPoolExecutor(1) as pool:
-        digest = pool.submit(_digest, raw)
-        table = _parse_fast(raw, header)
-        sha, commas = digest.result()
-    if table is not None and not _fields_complete(table, raw, commas):
-        table = None
-    if store_records.file_present(store, sha, kind):
+        digest = pool.submit(_digest, data, raw if changed else None)
+        table = _parse_fast(data, header)
+        scan = digest.result()
+    del raw
+    sha = scan.sha
+    if store_records.file_present(store, [sha, scan.raw_sha], kind):
         res.status = "already_present"
         return res
+    record_lines, quoted_break = _record_lines(scan, len(data))
+    if table is not None and (
+        table.num_rows != len(record_lines) or not _fields_complete(table, data, scan.commas)
+    ):
+        table = None  # a whitespace-only line (pandas skips it) or a short row
+    del scan
     malformed: list[tuple[int | None, str]] = []
-    encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
     if table is None:
-        data, encoding = _decode(raw, src.label)
-        table, malformed = _parse(data, header, src.label)
-        lines = _line_numbers(table.num_rows, [num for num, _ in malformed if num is not None])
-        del data
+        text, enc = _decode(data, src.label)
+        encoding = enc if enc == "cp1252" else encoding
+        table, malformed = _parse(text, header, src.label, newlines_in_values=quoted_break)
+        if table.num_rows + len(malformed) != len(record_lines):
+            record_lines = _csv_record_lines(text)
+        if table.num_rows + len(malformed) != len(record_lines) or any(
+            num is None for num, _ in malformed
+        ):
+            raise RejectedFileError(
+                f"{src.label}: cannot tell the line of every row (unbalanced quotes?)"
+            )
+        del text
+        if malformed:
+            # record number (header = 1) -> physical line
+            idx = np.asarray([num for num, _ in malformed], np.int64) - 2
+            malformed = [
+                (int(record_lines[i]), t) for i, (_, t) in zip(idx, malformed, strict=True)
+            ]
+            keep = np.ones(len(record_lines), bool)
+            keep[idx] = False
+            lines = record_lines[keep]
+        else:
+            lines = record_lines
     else:
-        lines = _line_numbers(table.num_rows, [])
-    del raw
+        lines = record_lines
+    del data
     staged = store_records.stage_arrow(store, table, lines)
     del table
     force = None
@@ -491,9 +663,12 @@ def ingest_police_uk(
                     if not msg.startswith(src.label):
                         msg = f"{src.label}: {msg}"
                     result.files.append(FileResult(src.label, error=msg))
-                except (OSError, zipfile.BadZipFile) as e:
+                except (*_ZIP_ERRORS, csv.Error, UnicodeError, pa.ArrowException) as e:
                     result.files.append(
-                        FileResult(src.label, error=f"{src.label}: cannot read ({e})")
+                        FileResult(
+                            src.label,
+                            error=f"{src.label}: cannot read ({type(e).__name__}: {e})",
+                        )
                     )
             if progress:
                 progress("ingesting police.uk files", 1, len(sources))

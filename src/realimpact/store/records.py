@@ -23,15 +23,31 @@ STAGE = "_ri_stage"  # the parsed file, registered as an Arrow table (with _line
 _RECORD_TABLES = {"crimes", "stop_searches", "outcomes"}
 _ROW_GROUP = 122_880  # DuckDB's default row_group_size
 
+# A stop-and-search Date: ISO 8601 (date, optional time and offset), in a sane
+# range of years. DuckDB alone accepts 'infinity', 'epoch', '-2020-03-01' and
+# year 294246.
+ISO_DATETIME = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?"
+    r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?"
+)
+DATE_YEARS = (1990, 2100)
+
 
 Projector = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def file_present(store: Store, sha256: str, kind: str) -> bool:
-    """Same content already stored as the same kind: re-ingest adds nothing."""
+def file_present(store: Store, sha256: str | list[str | None], kind: str) -> bool:
+    """Same content already stored as the same kind: re-ingest adds nothing.
+
+    ``sha256`` may list several hashes of one file (of its normalised content
+    and of its bytes as read, which stores made before normalisation hold).
+    """
+    shas = [h for h in ([sha256] if isinstance(sha256, str) else sha256) if h]
+    marks = ", ".join("?" for _ in shas)
     return bool(
         store.scalar(
-            "SELECT count(*) FROM source_files WHERE sha256 = ? AND kind = ?", [sha256, kind]
+            f"SELECT count(*) FROM source_files WHERE sha256 IN ({marks}) AND kind = ?",
+            [*shas, kind],
         )
     )
 
@@ -103,9 +119,13 @@ def _rules(kind: str, present: set[str], numeric: set[str]) -> list[tuple[str, s
         )  # fmt: skip
     else:
         d = _txt("Date", present)
+        year = f"TRY_CAST(substr({d}, 1, 4) AS INTEGER)"
         rules.append(
-            ("Date", f"TRY_CAST({d} AS TIMESTAMPTZ) IS NULL",
-             f"printf('Date ''%s'' is not an ISO 8601 date-time', {d})")
+            ("Date",
+             f"NOT regexp_full_match({d}, '{ISO_DATETIME}') OR TRY_CAST({d} AS TIMESTAMPTZ) IS NULL"
+             f" OR coalesce({year} NOT BETWEEN {DATE_YEARS[0]} AND {DATE_YEARS[1]}, true)",
+             f"printf('Date ''%s'' is not an ISO 8601 date-time in {DATE_YEARS[0]}..{DATE_YEARS[1]}',"
+             f" {d})")
         )  # fmt: skip
     for name, c in (("Longitude", lon), ("Latitude", lat)):
         rules.append(
@@ -305,7 +325,8 @@ def load_stage(
             " VALUES (?, ?, ?, NULL, ?, ?)",
             [
                 (file_id, num, kind,
-                 f"row has {text.count(',') + 1} fields, expected {len(columns)}", text)
+                 "blank line" if not text.strip()
+                 else f"row has {text.count(',') + 1} fields, expected {len(columns)}", text)
                 for num, text in malformed
             ],
         )  # fmt: skip
