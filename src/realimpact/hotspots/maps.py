@@ -22,6 +22,7 @@ __all__ = [
     "choropleth_map",
     "density_map",
     "hotspot_map",
+    "plain_text",
     "quantile_classes",
 ]
 
@@ -41,6 +42,16 @@ EMERGING_COLOURS = {
     "persistent": "#d73027", "diminishing": "#f46d43", "sporadic": "#fdd49e",
     "oscillating": "#c994c7", "historical": "#bcbddc",
 }  # fmt: skip
+
+
+def plain_text(text: object) -> str:
+    """User text for a matplotlib title, label or legend, shown as written.
+
+    Matplotlib reads text between two ``$`` as mathematics: ``$5 + $10`` would
+    be typeset as a formula and ``$\\bogus{x}$`` would fail the whole map or
+    chart. An escaped ``\\$`` is drawn as a plain dollar sign.
+    """
+    return str(text).replace("$", r"\$")
 
 
 def _figure():
@@ -78,7 +89,7 @@ def _polys(geoms: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
 
 
 def _finish(fig, ax, plt, path: Path, title: str, note: str) -> dict[str, Any]:
-    ax.set_title(title, fontsize=11)
+    ax.set_title(plain_text(title), fontsize=11)
     ax.set_xlabel("Easting (m, EPSG:27700)")
     ax.set_ylabel("Northing (m)")
     ax.set_aspect("equal")
@@ -88,7 +99,7 @@ def _finish(fig, ax, plt, path: Path, title: str, note: str) -> dict[str, Any]:
     # the note hangs under the x-axis label, not at the foot of the figure: with an
     # equal-aspect map the figure's foot can be far below the axes, and the tight
     # crop would keep that blank band
-    ax.annotate(note, xy=(0, 0), xycoords="axes fraction", xytext=(0, -34),
+    ax.annotate(plain_text(note), xy=(0, 0), xycoords="axes fraction", xytext=(0, -34),
                 textcoords="offset points", va="top", fontsize=7, color="#444444",
                 annotation_clip=False)  # fmt: skip
     fig.savefig(path, bbox_inches="tight")
@@ -174,7 +185,8 @@ def hotspot_map(
         ax.autoscale_view()
     shown = [float(v) for v in (*ax.get_xlim(), *ax.get_ylim())]
     ax.legend(
-        handles=[Patch(facecolor=lookup[c], edgecolor="#999999", label=c) for c in legend]
+        handles=[Patch(facecolor=lookup[c], edgecolor="#999999", label=plain_text(c))
+                 for c in legend]
         + ([Patch(facecolor="#9a9a9a", edgecolor="#d9d9d9", label="not significant (grey = value)")]
            if focus is not None and shade else []),
         loc="upper left", fontsize=7, frameon=True, bbox_to_anchor=(1.01, 1.0),
@@ -279,7 +291,7 @@ def choropleth_map(
     pad = 0.03 * max(x1 - x0, y1 - y0, 1.0)
     ax.set_xlim(x0 - pad, x1 + pad)
     ax.set_ylim(y0 - pad, y1 + pad)
-    ax.legend(handles=legend, title=label, title_fontsize=7, loc="upper left", fontsize=7,
+    ax.legend(handles=legend, title=plain_text(label), title_fontsize=7, loc="upper left", fontsize=7,
               frameon=True, bbox_to_anchor=(1.01, 1.0))  # fmt: skip
     result = _finish(fig, ax, plt, path, title, note)
     result["extent"] = [x0 - pad, y0 - pad, x1 + pad, y1 + pad]

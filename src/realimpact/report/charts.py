@@ -2,7 +2,9 @@
 
 Inline SVG keeps the report one self-contained file that opens offline (no
 CDN, no image files beside it), prints sharply, and keeps its text
-selectable (``svg.fonttype = none``). The hash salt and empty metadata make
+selectable (``svg.fonttype = none``). User text (titles, labels, area
+names) goes through :func:`plain_text`, so a ``$`` is drawn as a dollar sign
+and never starts matplotlib mathematics. The hash salt and empty metadata make
 the same results give the same bytes. Charts draw what they are given; they
 compute nothing beyond indexing a series to its baseline mean for display.
 """
@@ -19,6 +21,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+from realimpact.hotspots.maps import plain_text
 
 ROLE_COLOURS = {"target": "#c0392b", "buffer": "#e69f00", "control": "#0072b2", "other": "#d9d9d9"}
 _RC = {
@@ -80,7 +84,7 @@ def series_chart(
             ax.plot(
                 x,
                 [100 * v / mean for v in vals],
-                label=role,
+                label=plain_text(role),
                 color=ROLE_COLOURS.get(role, "#555"),
                 lw=2 if role == "target" else 1.3,
             )
@@ -94,9 +98,9 @@ def series_chart(
             ax.axvspan(i0 - 0.5, i1 + 0.5, color="#999", alpha=0.15, lw=0, label="operation")
         ax.axhline(100, color="#999", lw=0.6, ls=":")
         step = max(1, math.ceil(len(months) / 6))
-        ax.set_xticks(x[::step], [_month_label(months[i]) for i in x[::step]])
+        ax.set_xticks(x[::step], [plain_text(_month_label(months[i])) for i in x[::step]])
         ax.set_ylabel("index (baseline = 100)")
-        ax.set_title(title, loc="left")
+        ax.set_title(plain_text(title), loc="left")
         ax.legend(frameon=False, ncol=4, fontsize=8, loc="upper left", bbox_to_anchor=(0, -0.12))
         return _svg(fig, f"{title}: monthly records, target, buffer and control areas")
 
@@ -125,9 +129,9 @@ def forest_chart(rows: list[dict[str, Any]], title: str, xlabel: str) -> str | N
                 ax.plot([r["true"]], [y], "D", mfc="none", mec="#000", ms=7)
         ax.axvline(1, color="#999", lw=0.8, ls="--")
         ax.set_xscale("log")
-        ax.set_yticks(ys, [r["label"] for r in rows])
-        ax.set_xlabel(xlabel)
-        ax.set_title(title, loc="left")
+        ax.set_yticks(ys, [plain_text(r["label"]) for r in rows])
+        ax.set_xlabel(plain_text(xlabel))
+        ax.set_title(plain_text(title), loc="left")
         lo = min(
             min(r["lo"] for r in rows), *(r["true"] for r in rows if _finite(r.get("true"))), 1
         )
@@ -159,9 +163,9 @@ def bar_chart(
         good = [(v > 0) if positive_is_good else (v < 0) for v in vals]
         ax.barh(ys, vals, color=["#1a7f37" if g else "#c0392b" for g in good])
         ax.axvline(0, color="#333", lw=0.8)
-        ax.set_yticks(ys, [k for k, _ in items])
-        ax.set_xlabel(xlabel)
-        ax.set_title(title, loc="left")
+        ax.set_yticks(ys, [plain_text(k) for k, _ in items])
+        ax.set_xlabel(plain_text(xlabel))
+        ax.set_title(plain_text(title), loc="left")
         return _svg(fig, title)
 
 
@@ -178,9 +182,9 @@ def survey_chart(rows: list[dict[str, Any]], title: str) -> str | None:
                 ax.plot([r["ci_low"], r["ci_high"]], [y, y], color=c, lw=2)
             ax.plot([r["diff"]], [y], "o", color=c)
         ax.axvline(0, color="#999", lw=0.8, ls="--")
-        ax.set_yticks(ys, [r["label"] for r in rows])
+        ax.set_yticks(ys, [plain_text(r["label"]) for r in rows])
         ax.set_xlabel("change in mean response, after minus before (Likert points)")
-        ax.set_title(title, loc="left")
+        ax.set_title(plain_text(title), loc="left")
         return _svg(fig, title)
 
 
@@ -258,7 +262,7 @@ def area_map(
                 if name and not g.is_empty:
                     c = g.representative_point()
                     ax.annotate(
-                        str(name),
+                        plain_text(name),
                         (c.x, c.y),
                         ha="center",
                         va="center",
@@ -291,7 +295,7 @@ def area_map(
             ncol=3,
             fontsize=8,
         )
-        ax.set_title(title, loc="left")
+        ax.set_title(plain_text(title), loc="left")
         return _svg(fig, title)
 
 

@@ -123,8 +123,8 @@ def ingest_population(
         if bad.any():
             i = bad[bad].index[0]
             raise ValidationError(
-                f"{label}: line {lines[i]}: {valc} {df.loc[i, valc]!r} is not a count of"
-                " residents (a whole number >= 0 such as 1234 or 1,234)"
+                f"{label}: line {lines[i]}: {valc} {df.loc[i, valc]!r} is not a number >= 0"
+                " written as a whole count of residents (such as 1234 or 1,234)"
             )
         frame = pd.DataFrame({"area_id": ids, "value": values.astype(float)})
         info = {
