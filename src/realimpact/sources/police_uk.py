@@ -167,7 +167,7 @@ class _Source:
     path: Path
     member: str | None = None
 
-    def read_bytes(self) -> bytes | bytearray:
+    def read_bytes(self) -> bytes:
         if self.member is None:
             return self.path.read_bytes()
         try:
@@ -190,7 +190,7 @@ def member_cap(compressed: int) -> int:
     return min(ZIP_MAX_MEMBER_BYTES, max(ZIP_MAX_RATIO * compressed, ZIP_RATIO_FLOOR_BYTES))
 
 
-def _read_member(path: Path, member: str, label: str) -> bytearray:
+def _read_member(path: Path, member: str, label: str) -> bytes:
     """A zip member's bytes, streamed, refused as soon as it expands beyond its cap."""
     with zipfile.ZipFile(path) as zf:
         info = zf.getinfo(member)
@@ -205,13 +205,15 @@ def _read_member(path: Path, member: str, label: str) -> bytearray:
 
         if info.file_size > cap:
             raise refuse(f"{info.file_size:,} bytes")
-        buf = bytearray()
+        chunks: list[bytes] = []
+        size = 0
         with zf.open(info) as f:
             while chunk := f.read(1 << 22):
-                buf += chunk
-                if len(buf) > cap:
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > cap:
                     raise refuse(f"more than {cap:,} bytes")
-        return buf
+        return b"".join(chunks)
 
 
 def _expand(paths: Iterable[str | os.PathLike]) -> Iterator[_Source | FileResult]:
@@ -265,7 +267,7 @@ def _check_text(raw: bytes, label: str) -> None:
         raise RejectedFileError(f"{label}: binary content, not a CSV file")
 
 
-def _normalise(raw: bytes | bytearray) -> tuple[bytes, bool]:
+def _normalise(raw: bytes) -> tuple[bytes, bool]:
     """The content without BOM and with LF line endings (CRLF and old-Mac CR).
 
     Both parsers and the identity hash read this, so a CRLF or BOM copy of a
@@ -279,7 +281,7 @@ def _normalise(raw: bytes | bytearray) -> tuple[bytes, bool]:
         data = data.replace(b"\r\n", b"\n")
         if b"\r" in data:
             data = data.replace(b"\r", b"\n")
-    return (data if isinstance(data, bytes) else bytes(data)), changed
+    return data, changed
 
 
 def _decode(raw: bytes, label: str) -> tuple[bytes, str]:
@@ -506,7 +508,7 @@ def _csv_record_lines(data: bytes) -> np.ndarray:
 # -- the ingest -------------------------------------------------------------
 
 
-def _digest(data: bytes, raw: bytes | bytearray | None = None) -> _Scan:
+def _digest(data: bytes, raw: bytes | None = None) -> _Scan:
     """sha256 of the normalised content, its commas, LFs and quotes, in one
     pass that releases the GIL (hashlib and numpy), so it runs beside the
     parser. ``raw``, when given, is hashed too (stores made before content was
