@@ -538,6 +538,12 @@ def _digest(data: bytes, raw: bytes | None = None) -> _Scan:
     )
 
 
+def _digest_and_lines(data: bytes, raw: bytes | None) -> tuple[_Scan, tuple[np.ndarray, bool]]:
+    """Both run on the hashing thread, beside the parser."""
+    scan = _digest(data, raw)
+    return scan, _record_lines(scan, len(data))
+
+
 def _ingest_one(store: Store, src: _Source) -> FileResult:
     res = FileResult(src.label)
     raw = src.read_bytes()
@@ -555,15 +561,14 @@ def _ingest_one(store: Store, src: _Source) -> FileResult:
     # Files it cannot read exactly (not UTF-8, a row with the wrong field
     # count) are re-read through pyarrow, which reports each malformed row.
     with ThreadPoolExecutor(1) as pool:
-        digest = pool.submit(_digest, data, raw if changed else None)
+        digest = pool.submit(_digest_and_lines, data, raw if changed else None)
         table = _parse_fast(data, header)
-        scan = digest.result()
+        scan, (record_lines, quoted_break) = digest.result()
     del raw
     sha = scan.sha
     if store_records.file_present(store, [sha, scan.raw_sha], kind):
         res.status = "already_present"
         return res
-    record_lines, quoted_break = _record_lines(scan, len(data))
     if table is not None and (
         table.num_rows != len(record_lines) or not _fields_complete(table, data, scan.commas)
     ):
