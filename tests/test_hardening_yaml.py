@@ -97,9 +97,10 @@ PROBE = textwrap.dedent(
     t = time.time()
     p = subprocess.run([sys.executable, "-m", "realimpact", *sys.argv[1:]],
                        capture_output=True, text=True)
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(json.dumps({"rc": p.returncode, "stderr": p.stderr, "stdout": p.stdout,
-                      "seconds": time.time() - t,
-                      "peak_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+                      "seconds": time.time() - t, "cpu_seconds": ru.ru_utime + ru.ru_stime,
+                      "peak_kb": ru.ru_maxrss}))
     """
 )
 
@@ -126,7 +127,9 @@ def test_billion_laughs_through_the_cli_fast_and_small(tmp_path: Path, command: 
         args = ["harm", "weights", "w", "--file", str(f), "--store", str(store)]
     r = _probe(*args)
     assert r["rc"] == 2, r
-    assert r["seconds"] < 5, r
+    # CPU time, start-up included: wall time on a CI machine shared by two test
+    # workers measures the neighbours as much as the refusal
+    assert r["cpu_seconds"] < 5, r
     assert r["peak_kb"] < 1024 * 1024, r  # under 1 GiB (ru_maxrss is in KiB on Linux)
     lines = r["stderr"].strip().splitlines()
     assert len(lines) == 1 and len(lines[0]) < 600, r["stderr"][:2000]

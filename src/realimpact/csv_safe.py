@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["FORMULA_PREFIXES", "safe_cell", "spreadsheet_safe", "write_csv"]
+__all__ = ["FORMULA_PREFIXES", "read_cell", "safe_cell", "spreadsheet_safe", "write_csv"]
 
 # OWASP "CSV Injection": characters that make a spreadsheet read a cell as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -29,6 +29,14 @@ def safe_cell(value: Any) -> Any:
     """``value`` with a leading ``'`` if it is text a spreadsheet would run; else unchanged."""
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
+    return value
+
+
+def read_cell(value: Any) -> Any:
+    """The inverse of :func:`safe_cell`, for files the tool reads back (a registry export):
+    ``'=x`` is the text ``=x`` that was written safely, so the round trip is exact."""
+    if isinstance(value, str) and value[:1] == "'" and value[1:].startswith(FORMULA_PREFIXES):
+        return value[1:]
     return value
 
 

@@ -317,7 +317,6 @@ def assess_cmd(
     json: JsonOpt = False,
 ) -> None:
     """Record a new, dated version of an entity's harm assessment (old versions are kept)."""
-    import yaml
 
     from realimpact.errors import InputError, ValidationError
     from realimpact.markets.assessment import assess
@@ -327,10 +326,9 @@ def assess_cmd(
         if file is not None:
             if not file.is_file():
                 raise InputError("no such file", source=str(file))
-            try:
-                spec = yaml.safe_load(file.read_text("utf-8")) or {}
-            except yaml.YAMLError:
-                raise ValidationError("not valid YAML", source=str(file)) from None
+            from realimpact._yaml import load_file
+
+            spec = load_file(file) or {}  # size, alias and depth caps: _yaml
             if not isinstance(spec, dict):
                 raise ValidationError("expected one assessment mapping", source=str(file))
         spec["entity"] = entity_id

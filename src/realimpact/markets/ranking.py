@@ -74,10 +74,12 @@ def load_weights(path: str | Path) -> dict[str, float]:
             raise ValidationError("needs columns harm_id, weight", source=str(p))
         raw = {r["harm_id"]: r["weight"] for r in rows}
     else:
+        from realimpact._yaml import describe, safe_load
+
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise ValidationError("not valid YAML", source=str(p)) from None
+            data = safe_load(text)
+        except yaml.YAMLError as e:
+            raise ValidationError(describe(e), source=str(p)) from None
         if isinstance(data, dict) and isinstance(data.get("weights"), dict):
             data = data["weights"]
         if not isinstance(data, dict):

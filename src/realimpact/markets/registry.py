@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 
 from realimpact import _yaml
+from realimpact.csv_safe import read_cell, safe_cell
 from realimpact.errors import InputError, RejectedFileError, ValidationError
 from realimpact.markets import vocab
 from realimpact.store import Store
@@ -540,7 +541,7 @@ def _read_csv(text: str, label: str) -> list[dict[str, Any]]:
         )
     rows = []
     for line, row in enumerate(reader, start=2):
-        row = {k: v for k, v in row.items() if v not in (None, "")}
+        row = {k: read_cell(v) for k, v in row.items() if v not in (None, "")}
         row["_line"] = line
         rows.append(row)
     return rows
@@ -703,22 +704,22 @@ def export_registry(
         w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
         w.writeheader()
         for e in ents.values():
-            w.writerow(
-                {
-                    "id": e["id"],
-                    "kind": e["kind"],
-                    "level": e.get("level", ""),
-                    "type": e.get("type", ""),
-                    "selling_modes": ";".join(e.get("selling_modes", [])),
-                    "commodities": ";".join(e.get("commodities", [])),
-                    "status": e.get("status", ""),
-                    "first_seen": e.get("first_seen", ""),
-                    "last_seen": e.get("last_seen", ""),
-                    "description": e.get("description", ""),
-                    "areas": ";".join(e["areas"]),
-                    "links": ";".join(_own_links(store, e["id"])),
-                }
-            )
+            row = {
+                "id": e["id"],
+                "kind": e["kind"],
+                "level": e.get("level", ""),
+                "type": e.get("type", ""),
+                "selling_modes": ";".join(e.get("selling_modes", [])),
+                "commodities": ";".join(e.get("commodities", [])),
+                "status": e.get("status", ""),
+                "first_seen": e.get("first_seen", ""),
+                "last_seen": e.get("last_seen", ""),
+                "description": e.get("description", ""),
+                "areas": ";".join(e["areas"]),
+                "links": ";".join(_own_links(store, e["id"])),
+            }
+            # names and descriptions are user text: never a formula in a spreadsheet
+            w.writerow({k: safe_cell(v) for k, v in row.items()})
         text = buf.getvalue()
     else:
         text = yaml.safe_dump(registry_document(store), sort_keys=False, allow_unicode=True)

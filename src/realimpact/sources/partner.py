@@ -35,10 +35,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from realimpact._progress import ProgressFn
-from realimpact.errors import InputError, RejectedFileError, ValidationError
+from realimpact.errors import RejectedFileError, ValidationError
 from realimpact.sources.population import _field, parse_number, read_table
 from realimpact.store import Store, using_store
 
@@ -63,12 +62,9 @@ def read_spec(path: str | os.PathLike | None, **overrides: Any) -> dict[str, Any
     label = "spec"
     if path is not None:
         label = str(path)
-        try:
-            doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(f"{label}: no such file") from None
-        except yaml.YAMLError as e:
-            raise RejectedFileError(f"{label}: not valid YAML ({str(e).splitlines()[0]})") from None
+        from realimpact._yaml import load_file
+
+        doc = load_file(path)  # size, alias and depth caps; one line naming the file
         if not isinstance(doc, dict):
             raise RejectedFileError(f"{label}: expected a mapping of spec keys")
         unknown = sorted(set(doc) - SPEC_KEYS)
