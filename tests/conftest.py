@@ -70,4 +70,3 @@ def city_street_gap_stores(tmp_path_factory) -> tuple[Path, Path]:
     ingest_police_uk(files, store=full)
     ingest_police_uk([f for f in files if not f.name.startswith("2019-06")], store=holed)
     return full, holed
-

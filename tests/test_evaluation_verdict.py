@@ -344,4 +344,5 @@ def test_real_reports_in_chromium_show_map_names_and_one_verdict_each(
 
     img = Image.open(shot).convert("L")
     assert img.size == (1200, 2400)
-    assert len(set(img.resize((60, 120)).getdata())) > 20  # a page was drawn, not a blank
+    grey_levels = sum(1 for c in img.resize((60, 120)).histogram() if c)
+    assert grey_levels > 20  # a page was drawn, not a blank

@@ -290,7 +290,9 @@ def test_zip_bomb_is_refused_without_expanding_it(tmp_path):
     (s1, err, _), (s2, _, n2) = out["files"]
     assert s1 == "rejected" and "bomb.zip" in err and "cap" in err
     assert s2 == "ingested" and n2 == csv_rows(STREET2.read_bytes())
-    assert out["rss"] < 512 << 20
+    # the limit is the one promised (1 GiB on a 1 GiB bomb); the process's own imports
+    # (pandas, pyarrow, DuckDB) take 300-600 MiB of it depending on the machine
+    assert out["rss"] < 1 << 30
     assert out["seconds"] < 5
 
 
