@@ -26,6 +26,20 @@ from realimpact.store import markets as sql
 MIN_EVIDENCE_WORDS = 5
 
 
+# The fields of a disruption record; all hold one value but ``evidence_refs`` (a list).
+DISRUPTION_FIELDS = (
+    "id",
+    "entity",
+    "date",
+    "category",
+    "impact",
+    "planned",
+    "description",
+    "capability_evidence",
+    "evidence_refs",
+)
+
+
 def parse_disruption(raw: dict[str, Any], where: str = "") -> dict[str, Any]:
     """Validate one disruption record (YAML layout in docs/markets.md)."""
     from realimpact.markets.assessment import _parse_date
@@ -33,17 +47,7 @@ def parse_disruption(raw: dict[str, Any], where: str = "") -> dict[str, Any]:
 
     if not isinstance(raw, dict):
         raise ValidationError(f"{where.rstrip('.')}: expected a mapping")
-    allowed = {
-        "id",
-        "entity",
-        "date",
-        "category",
-        "impact",
-        "planned",
-        "description",
-        "capability_evidence",
-        "evidence_refs",
-    }
+    allowed = set(DISRUPTION_FIELDS)
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise ValidationError(

@@ -38,6 +38,7 @@ from realimpact import _yaml
 from realimpact.csv_safe import read_cell, safe_cell
 from realimpact.errors import InputError, RejectedFileError, ValidationError
 from realimpact.markets import vocab
+from realimpact.markets.disruptions import DISRUPTION_FIELDS
 from realimpact.store import Store
 from realimpact.store import markets as sql
 
@@ -462,16 +463,7 @@ def _str_keys(value: Any) -> Any:
 # or a list; the modules that parse them read the rest.
 _RECORD_SCALARS = {
     "assessments": ("entity", "date", "assessor", "note", "version"),
-    "disruptions": (
-        "id",
-        "entity",
-        "date",
-        "category",
-        "impact",
-        "planned",
-        "description",
-        "capability_evidence",
-    ),
+    "disruptions": tuple(f for f in DISRUPTION_FIELDS if f != "evidence_refs"),
     "indicators": ("entity", "indicator", "date", "evidence"),
 }
 
