@@ -315,9 +315,36 @@ def harm_index(
         "force": force,
         "forces": {f: {"months": len(ms), "first": ms[0], "last": ms[-1]}
                    for f, ms in fmonths.items() if ms},
-        "notes": cov_notes + _incomplete_notes(out, period, coverage.span if coverage else 0),
+        "notes": cov_notes
+        + _incomplete_notes(out, period, coverage.span if coverage else 0)
+        + _other_types_note(store, table, crime_types, month_from, month_to, force),
     }  # fmt: skip
     return out
+
+
+def _other_types_note(
+    store: Any,
+    table: str,
+    crime_types: Sequence[str] | None,
+    month_from: str | None,
+    month_to: str | None,
+    force: str | None,
+) -> list[str]:
+    """Say which records fall outside today's crime types, instead of dropping them silently."""
+    if table != "crimes" or crime_types:  # a chosen list leaves the others out on purpose
+        return []
+    from realimpact.store import harm as store_harm
+
+    other = store_harm.other_crime_types(
+        store, list(CRIME_TYPES), month_from, month_to, force=force
+    )
+    if not other:
+        return []
+    listed = ", ".join(f"{t} ({n:,})" for t, n in other.items())
+    return [
+        f"{sum(other.values()):,} records of crime types outside the {len(CRIME_TYPES)} police.uk"
+        f" categories the index uses are left out: {listed}"
+    ]
 
 
 def _coverage(

@@ -440,3 +440,36 @@ def _lit(s: str) -> str:
 
 def _ident(s: str) -> str:
     return '"' + str(s).replace('"', '""') + '"'
+
+
+def other_crime_types(
+    store: Store,
+    known: Sequence[str],
+    month_from: str | None = None,
+    month_to: str | None = None,
+    *,
+    force: str | None = None,
+) -> dict[str, int]:
+    """Records per crime type that is none of ``known`` (e.g. pre-2013 "Violent crime").
+
+    The harm index is laid out by today's police.uk categories; a type outside
+    them is left out, and this says how many records that was.
+    """
+    from realimpact.store.forces import force_clause
+
+    where, params = ["crime_type NOT IN ({})".format(", ".join("?" for _ in known))], list(known)
+    if month_from:
+        where.append("month >= ?")
+        params.append(month_from)
+    if month_to:
+        where.append("month <= ?")
+        params.append(month_to)
+    fwhere, fparams = force_clause(store, "crimes", force, alias="")
+    where.append(fwhere)
+    params += fparams
+    rows = store.con.execute(
+        f"SELECT crime_type, count(*) FROM crimes WHERE {' AND '.join(where)}"
+        " GROUP BY crime_type ORDER BY 2 DESC, 1",
+        params,
+    ).fetchall()
+    return {str(t): int(n) for t, n in rows if t is not None}
