@@ -108,18 +108,16 @@ def crime_nfa_share(
     Months with no crimes of the selection are absent (as months not published).
     """
     from realimpact.store.forces import force_clause
+    from realimpact.store.queries import month_bounds
 
     clauses = [f"crime_type IN ({', '.join('?' for _ in crime_types)})"]
     params: list[Any] = list(crime_types)
     if areas is not None:
         clauses.append(f"lsoa_code IN ({', '.join('?' for _ in areas)})" if areas else "FALSE")
         params += list(areas)
-    if month_from:
-        clauses.append("month >= ?")
-        params.append(month_from)
-    if month_to:
-        clauses.append("month <= ?")
-        params.append(month_to)
+    mc, mp = month_bounds(month_from, month_to)
+    clauses += mc
+    params += mp
     fc, fp = force_clause(store, "crimes", force, alias="")
     clauses.append(fc)
     params += fp
@@ -143,17 +141,15 @@ def _search_monthly(
 ) -> pd.DataFrame:
     """Per force and month: searches, NFA, outcomes known, linked, linked known."""
     from realimpact.store.forces import force_clause
+    from realimpact.store.queries import month_bounds
 
     clauses, params = ["TRUE"], []
     if objects:
         clauses.append(f"object_of_search IN ({', '.join('?' for _ in objects)})")
         params += list(objects)
-    if month_from:
-        clauses.append("month >= ?")
-        params.append(month_from)
-    if month_to:
-        clauses.append("month <= ?")
-        params.append(month_to)
+    mc, mp = month_bounds(month_from, month_to)
+    clauses += mc
+    params += mp
     fc, fp = force_clause(store, "stop_searches", force, alias="")
     clauses.append(fc)
     params += fp

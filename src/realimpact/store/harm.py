@@ -457,13 +457,9 @@ def other_crime_types(
     """
     from realimpact.store.forces import force_clause
 
-    where, params = ["crime_type NOT IN ({})".format(", ".join("?" for _ in known))], list(known)
-    if month_from:
-        where.append("month >= ?")
-        params.append(month_from)
-    if month_to:
-        where.append("month <= ?")
-        params.append(month_to)
+    where, params = month_bounds(month_from, month_to)
+    where.append("crime_type NOT IN ({})".format(", ".join("?" for _ in known)))
+    params += list(known)
     fwhere, fparams = force_clause(store, "crimes", force, alias="")
     where.append(fwhere)
     params += fparams
