@@ -294,7 +294,7 @@ def _area_counts(
         month_from=lo,
         month_to=hi,
         filters=filters,
-        **({"force": force} if force else {}),
+        force=force,
     )
 
 
@@ -592,7 +592,7 @@ def _held_months(st: Any, table: str, force: str | None, pooled: list[str]) -> s
     from realimpact.store.queries import months_present
 
     if force or not pooled:
-        return set(months_present(st, table, **({"force": force} if force else {})))
+        return set(months_present(st, table, force=force))
     # areas of several forces: only months every one of them published are whole
     return set.intersection(*(set(months_present(st, table, force=f)) for f in pooled))
 
@@ -605,7 +605,6 @@ def _evaluate(p, st, harm_weights, surveys, family, progress, inference, force=N
     layer = p.areas.layer or "lsoa"
     by_type_counts: dict[str, pd.DataFrame] = {}
     windows = []
-    fkw = {"force": force} if force else {}
     for ind in p.indicators:
         if progress:
             progress("evaluating indicators", 1, len(p.indicators))
@@ -654,7 +653,11 @@ def _evaluate(p, st, harm_weights, surveys, family, progress, inference, force=N
                 if sk == "stop_search":
                     res.notes.append(f"searches by area unavailable ({e}); force-wide ledger only")
                     res.ledger = search_outputs(
-                        st, objects=ind.crime_types or None, baseline=base, follow_up=fw, **fkw
+                        st,
+                        objects=ind.crime_types or None,
+                        baseline=base,
+                        follow_up=fw,
+                        force=force,
                     )
                     results.append(res)
                     continue
@@ -684,14 +687,18 @@ def _evaluate(p, st, harm_weights, surveys, family, progress, inference, force=N
                             areas=p.areas.target + p.areas.buffer,
                             baseline=base,
                             follow_up=fw,
-                            **fkw,
+                            force=force,
                         ),
                         n_before,
                         n_after,
                     )
                 elif sk == "stop_search":
                     res.ledger = search_outputs(
-                        st, objects=ind.crime_types or None, baseline=base, follow_up=fw, **fkw
+                        st,
+                        objects=ind.crime_types or None,
+                        baseline=base,
+                        follow_up=fw,
+                        force=force,
                     )
         elif sk == "survey":
             got = _survey_data(p, ind, surveys)
@@ -736,7 +743,7 @@ def _evaluate(p, st, harm_weights, surveys, family, progress, inference, force=N
                         areas=p.areas.target + p.areas.buffer,
                         baseline=(base0, base_end),
                         follow_up=fw0,
-                        **fkw,
+                        force=force,
                     ),
                     nb,
                     nf,
@@ -748,7 +755,7 @@ def _evaluate(p, st, harm_weights, surveys, family, progress, inference, force=N
                     objects=["Controlled drugs"],
                     baseline=(base0, base_end),
                     follow_up=fw0,
-                    **fkw,
+                    force=force,
                 )
             )
 
