@@ -1068,6 +1068,7 @@ def _map_data(
 def _flags(res: EvaluationResult, validation: dict[str, Any]) -> list[str]:
     """What a reader must know before any number: short windows, gaps, a failed validation."""
     flags: list[str] = []
+    gaps: dict[str, list[str]] = {}
     if validation.get("ignored"):
         flags.append(
             f"The plan fails validation ({len(validation['problems'])} problem(s)) and was"
@@ -1090,7 +1091,9 @@ def _flags(res: EvaluationResult, validation: dict[str, Any]) -> list[str]:
             )
         gap = next((n for n in r.notes if "left out of every design" in n), None)
         if gap:
-            flags.append(f"{r.label}: {gap}.")
+            gaps.setdefault(gap, []).append(r.label)
+    # the same months missing for several indicators: said once, naming them all
+    flags += [f"{'; '.join(labels)}: {gap}." for gap, labels in gaps.items()]
     return list(dict.fromkeys(flags))
 
 
