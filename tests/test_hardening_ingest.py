@@ -32,7 +32,8 @@ SEARCH = POLICE_UK / "city_of_london/stop_and_search/2018-02-city-of-london-stop
 
 def csv_rows(data: bytes) -> int:
     """Data rows as Python's csv module counts them (empty lines yield [] and are skipped)."""
-    text = data.decode("utf-8-sig")
+    text = data.decode("utf-8-sig", errors="replace")
+    csv.field_size_limit(1 << 30)
     rows = [r for r in csv.reader(io.StringIO(text, newline="")) if r]
     return len(rows) - 1
 
@@ -338,6 +339,83 @@ def test_crlf_and_bom_copies_are_already_present(tmp_path):
     store2 = tmp_path / "s2.duckdb"
     _, res2, _ = cli(store2, tmp_path / "crlf.csv", STREET)
     assert [f["status"] for f in res2["files"]] == ["ingested", "already_present"]
+
+
+def _with_cafe(orig: bytes) -> bytes:
+    """The real file with a UTF-8 "Café" on the first data row's location."""
+    head, first, rest = orig.split(b"\n", 2)
+    first = first.replace(b"On or near ", "On or near Café ".encode(), 1)
+    return b"\n".join([head, first, rest])
+
+
+@pytest.mark.parametrize("first", ["utf8", "cp1252"])
+def test_windows_1252_copy_of_a_utf8_file_is_already_present(tmp_path, first):
+    text = _with_cafe(STREET.read_bytes()).decode("utf-8")
+    files = {"utf8": text.encode("utf-8"), "cp1252": text.encode("cp1252")}
+    order = [first, "cp1252" if first == "utf8" else "utf8"]
+    for name in order:
+        (tmp_path / f"{name}.csv").write_bytes(files[name])
+    store = tmp_path / "s.duckdb"
+    rc, res, _ = cli(store, *(tmp_path / f"{n}.csv" for n in order))
+    assert rc == 0
+    assert [f["status"] for f in res["files"]] == ["ingested", "already_present"]
+    st = open_store(store, read_only=True)
+    try:
+        assert st.scalar("SELECT count(*) FROM crimes") == csv_rows(files["utf8"])
+        assert st.scalar("SELECT count(*) FROM crimes WHERE location LIKE '%Café%'") == 1
+    finally:
+        st.close()
+
+
+def test_one_stray_windows_1252_byte_quarantines_its_row_and_keeps_utf8_text(tmp_path):
+    """A UTF-8 file with one 0xE9: "Café" elsewhere must not become "CafÃ©"."""
+    lines = _with_cafe(STREET.read_bytes()).split(b"\n")
+    lines[5] = lines[5].replace(b"On or near ", b"On or near Caf\xe9 ", 1)
+    data = b"\n".join(lines)
+    f = tmp_path / "stray.csv"
+    f.write_bytes(data)
+    store = tmp_path / "s.duckdb"
+    rc, res, _ = cli(store, f)
+    assert rc == 0
+    (r,) = res["files"]
+    assert (r["rows_inserted"], r["rows_quarantined"]) == (csv_rows(data) - 1, 1)
+    assert quarantine(store) == [
+        ("stray.csv", 6, "Location",
+         "Location holds a byte that is not UTF-8 (the rest of the file is UTF-8)")
+    ]  # fmt: skip
+    st = open_store(store, read_only=True)
+    try:
+        locs = [x for (x,) in st.con.execute("SELECT location FROM crimes").fetchall()]
+    finally:
+        st.close()
+    assert sum("Café" in x for x in locs) == 1
+    assert not any("Ã" in x or "\ufffd" in x for x in locs)
+
+
+def test_field_of_9_mb_beside_a_malformed_row_reads_every_other_row(tmp_path):
+    """pyarrow refuses a record longer than two parse blocks ("straddling object")."""
+    lines = STREET.read_bytes().split(b"\n")
+    parts = lines[2].split(b",")
+    parts[-1] = b'"' + b"y" * (9 << 20) + b'"'
+    lines[2] = b",".join(parts)
+    lines[5] += b",extra"
+    data = b"\n".join(lines)
+    f = tmp_path / "huge.csv"
+    f.write_bytes(data)
+    store = tmp_path / "s.duckdb"
+    rc, res, _ = cli(store, f)
+    assert rc == 0
+    (r,) = res["files"]
+    assert r["status"] == "ingested"
+    assert (r["rows_inserted"], r["rows_quarantined"]) == (csv_rows(data) - 1, 1)
+    assert [(line, reason) for _, line, _, reason in quarantine(store)] == [
+        (6, "row has 13 fields, expected 12")
+    ]
+    st = open_store(store, read_only=True)
+    try:
+        assert st.scalar("SELECT max(length(context)) FROM crimes") == 9 << 20
+    finally:
+        st.close()
 
 
 # -- 6. stop-and-search dates ----------------------------------------------------------

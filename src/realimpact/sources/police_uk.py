@@ -284,8 +284,27 @@ def _normalise(raw: bytes) -> tuple[bytes, bool]:
     return data, changed
 
 
+# A UTF-8 multi-byte sequence. Text that holds one is UTF-8 (Windows-1252 text
+# almost never spells one: "Ã©" is mojibake, not police.uk's place names), so
+# bytes that fail to decode in such a file are damage to quarantine, not a
+# sign that the whole file is Windows-1252.
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+# what a byte that is not UTF-8 becomes in a UTF-8 file (its rows are quarantined)
+INVALID_UTF8 = "\ufffd"
+
+
 def _decode(raw: bytes, label: str) -> tuple[bytes, str]:
-    """Return UTF-8 bytes without BOM and the encoding found (utf-8, utf-8-sig, cp1252)."""
+    """UTF-8 bytes without BOM, and the encoding found: utf-8, utf-8-sig, cp1252,
+    or ``utf-8-damaged``.
+
+    The encoding is decided per file. A file that is not valid UTF-8 but holds
+    UTF-8 text elsewhere ("Café" and one stray 0xE9) stays UTF-8: decoding it
+    as Windows-1252 would turn every "Café" into "CafÃ©". Its bad bytes become
+    U+FFFD and load_stage quarantines the rows that hold one, so nothing is
+    silently altered. A file with no UTF-8 sequence at all is Windows-1252.
+    """
     enc = "utf-8"
     if raw.startswith(b"\xef\xbb\xbf"):
         raw, enc = raw[3:], "utf-8-sig"
@@ -294,6 +313,8 @@ def _decode(raw: bytes, label: str) -> tuple[bytes, str]:
         return raw, enc
     except UnicodeDecodeError:
         pass
+    if _UTF8_SEQUENCE.search(raw):
+        return raw.decode("utf-8", errors="replace").encode("utf-8"), "utf-8-damaged"
     try:
         return raw.decode("cp1252").encode("utf-8"), "cp1252"
     except UnicodeDecodeError as e:
@@ -422,7 +443,7 @@ def _parse(
     not counted), mapped to a physical line by the caller.
     """
 
-    def read(threads: bool) -> tuple[pa.Table, list[tuple[int | None, str]]]:
+    def read(threads: bool, block: int) -> tuple[pa.Table, list[tuple[int | None, str]]]:
         bad: list[tuple[int | None, str]] = []
 
         def handler(row: pacsv.InvalidRow) -> str:
@@ -432,7 +453,7 @@ def _parse(
         table = pacsv.read_csv(
             io.BytesIO(data),
             read_options=pacsv.ReadOptions(
-                use_threads=threads, block_size=1 << 22, column_names=columns, skip_rows=1
+                use_threads=threads, block_size=block, column_names=columns, skip_rows=1
             ),
             parse_options=pacsv.ParseOptions(
                 invalid_row_handler=handler, newlines_in_values=newlines_in_values
@@ -445,10 +466,18 @@ def _parse(
         )
         return table, bad
 
+    block = 1 << 22
     try:
-        table, bad = read(True)
+        try:
+            table, bad = read(True, block)
+        except pa.ArrowInvalid as e:
+            if "straddl" not in str(e):
+                raise
+            # a record longer than two blocks (a field of 8 MB or more): one block
+            block = min(len(data) + 1, (1 << 31) - 1)
+            table, bad = read(False, block)
         if bad:  # rare: reparse single-threaded so every bad row has its line number
-            table, bad = read(False)
+            table, bad = read(False, block)
     except pa.ArrowInvalid as e:
         raise RejectedFileError(f"{label}: unreadable CSV ({str(e).splitlines()[0]})") from None
     return table, bad
@@ -575,9 +604,17 @@ def _ingest_one(store: Store, src: _Source) -> FileResult:
         table = None  # a whitespace-only line (pandas skips it) or a short row
     del scan
     malformed: list[tuple[int | None, str]] = []
+    damaged = False
     if table is None:
         text, enc = _decode(data, src.label)
-        encoding = enc if enc == "cp1252" else encoding
+        damaged = enc == "utf-8-damaged"
+        if enc == "cp1252":
+            # identity is the text, so a Windows-1252 copy of a UTF-8 file (or the
+            # reverse) is the same file: hash what was decoded
+            encoding, sha = enc, hashlib.sha256(text).hexdigest()
+            if store_records.file_present(store, sha, kind):
+                res.status = "already_present"
+                return res
         table, malformed = _parse(text, header, src.label, newlines_in_values=quoted_break)
         if table.num_rows + len(malformed) != len(record_lines):
             record_lines = _csv_record_lines(text)
@@ -620,6 +657,7 @@ def _ingest_one(store: Store, src: _Source) -> FileResult:
                 project=to_bng,
                 extra={"force": force} if kind == "stop_search" else None,
                 malformed=malformed,
+                invalid_text=damaged,
             )
             if kind != "stop_search":
                 forces = store_records.file_forces(store, TABLE_FOR_KIND[kind], file_id)

@@ -246,10 +246,13 @@ def load_stage(
     project: Projector,
     extra: dict[str, object] | None = None,
     malformed: list[tuple[int | None, str]] = (),
+    invalid_text: bool = False,
 ) -> tuple[int, int]:
     """Validate the staged file and split it into ``table`` and ``quarantine``.
 
-    Must run inside the caller's transaction. ``project`` maps WGS84 to BNG
+    Must run inside the caller's transaction. ``invalid_text`` says the file
+    held bytes that are not UTF-8 (decoded as U+FFFD): rows holding one are
+    quarantined rather than stored with a character the source never had. ``project`` maps WGS84 to BNG
     for the file's distinct coordinate pairs only (police.uk snaps points to a
     fixed set of map points, so there are far fewer pairs than rows).
     Returns (rows inserted, rows quarantined).
@@ -266,6 +269,13 @@ def load_stage(
         if typ == "DOUBLE"
     }
     rules = _rules(kind, present, numeric)
+    if invalid_text:
+        rules = [
+            (c, f"contains({_txt(c, present)}, '\ufffd')",
+             "'" + c.replace("'", "''") + " holds a byte that is not UTF-8"
+             " (the rest of the file is UTF-8)'")
+            for c in columns if c not in numeric
+        ] + rules  # fmt: skip
     any_bad = " OR ".join(f"({cond})" for _, cond, _ in rules)
     lon_c, lat_c = _Coord("Longitude", present, numeric), _Coord("Latitude", present, numeric)
     lon, lat = lon_c.num, lat_c.num
@@ -288,7 +298,7 @@ def load_stage(
     e, n = project(lon_v, lat_v) if len(lon_v) else (lon_v, lat_v)
     # When the distinct values of every checked field pass, no row can fail:
     # the insert then skips the row-wise rules (a fifth of its time).
-    clean = coords_ok and _distinct_values_pass(store, kind, present)
+    clean = coords_ok and not invalid_text and _distinct_values_pass(store, kind, present)
     con.register("_ri_lookup", pa.table({"lon": lon_v, "lat": lat_v, "e": e, "n": n}))
     try:
         sel = _select_list(kind, present) | {"file_id": str(int(file_id))}
