@@ -18,6 +18,13 @@ BNG = "EPSG:27700"
 # police.uk points outside it are data errors (e.g. swapped lat/lon, 0,0).
 UK_LON = (-8.9, 2.0)
 UK_LAT = (49.0, 61.0)
+# The same box in British National Grid metres: UK_LON x UK_LAT projected with its edges
+# densified (BNG's grid lines are not meridians, so the corners alone would miss the
+# bulge), rounded outward to the km. tests/test_hardening_boundaries.py re-derives it, so
+# the two definitions cannot drift apart. Boundary files must lie inside it: anything
+# outside came through a wrong CRS (metres read as degrees, swapped axes, Web Mercator
+# read as BNG), not from a real UK area.
+UK_BNG = (-105_000.0, -100_000.0, 693_000.0, 1_255_000.0)  # xmin, ymin, xmax, ymax
 
 
 @cache
@@ -47,3 +54,15 @@ def in_uk(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     lon = np.asarray(lon, float)
     lat = np.asarray(lat, float)
     return (lon >= UK_LON[0]) & (lon <= UK_LON[1]) & (lat >= UK_LAT[0]) & (lat <= UK_LAT[1])
+
+
+def in_uk_bng(bounds: np.ndarray) -> np.ndarray:
+    """True per row of ``bounds`` (minx, miny, maxx, maxy in BNG) that lies inside ``UK_BNG``.
+
+    NaN bounds (an empty geometry) fail, so an unprojectable feature cannot pass.
+    """
+    b = np.asarray(bounds, float).reshape(-1, 4)
+    return (
+        (b[:, 0] >= UK_BNG[0]) & (b[:, 1] >= UK_BNG[1])
+        & (b[:, 2] <= UK_BNG[2]) & (b[:, 3] <= UK_BNG[3])
+    )  # fmt: skip

@@ -18,7 +18,12 @@ def replace_layer(store: Store, info: dict, areas: pd.DataFrame) -> None:
     """Swap a layer's areas in one transaction; old assignments go with them.
 
     ``areas`` columns: area_id, name, geom (WKB bytes), area_m2, minx, miny, maxx, maxy.
+
+    The last guard before a layer replaces another: intake refuses bad files
+    with a clear message first, so reaching the ValueError here is a bug, and
+    it must not cost the user the layer already stored.
     """
+    _check_areas(areas)
     layer = info["layer"]
     with store.transaction() as con:
         con.execute("DELETE FROM assignments WHERE layer = ?", [layer])
@@ -37,6 +42,20 @@ def replace_layer(store: Store, info: dict, areas: pd.DataFrame) -> None:
             con.execute("INSERT INTO areas BY NAME SELECT * FROM _ri_areas")
         finally:
             con.unregister("_ri_areas")
+
+
+def _check_areas(areas: pd.DataFrame) -> None:
+    if areas.empty:
+        raise ValueError("refusing to store a layer with no areas")
+    num = areas[["area_m2", "minx", "miny", "maxx", "maxy"]].to_numpy(dtype=float)
+    bad = ~np.isfinite(num).all(axis=1) | ~(num[:, 0] > 0)
+    if bad.any():
+        raise ValueError(
+            f"refusing to store area {areas['area_id'].iloc[int(np.flatnonzero(bad)[0])]!r}:"
+            " its area is not positive or its bounds are not finite"
+        )
+    if areas["area_id"].isna().any() or areas["area_id"].duplicated().any():
+        raise ValueError("refusing to store a layer with missing or duplicate area ids")
 
 
 def layer_areas(store: Store, layer: str) -> pd.DataFrame:
