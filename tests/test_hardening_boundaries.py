@@ -174,6 +174,23 @@ def test_crs_can_be_given_for_a_file_without_one(tmp_path, gdf, shp_areas):
     )
 
 
+def test_cli_crs_option_reads_a_file_without_one_and_prints_repair_notes(store, tmp_path, gdf):
+    """--crs fixes a missing CRS from the command line; a make_valid repair is printed."""
+    x0, y0, x1, y1 = gdf.geometry.iloc[0].bounds
+    bowtie = shapely.Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1), (x0, y0)])
+    f = tmp_path / "noprj.shp"
+    set_geom(gdf, 0, bowtie).to_file(f)
+    f.with_suffix(".prj").unlink()
+    refused(store, f, "no coordinate reference system", "--crs")
+    res = CliRunner().invoke(
+        app, ["ingest", "boundaries", str(f), "--layer", "lsoa", "--store", str(store),
+              "--crs", "EPSG:27700"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert f"{len(gdf):,} areas" in res.output
+    assert "note:" in res.output and FIRST in res.output
+
+
 def test_uk_bng_box_is_the_lon_lat_box_projected():
     """UK_BNG is written out; it must stay the UK_LON x UK_LAT box in BNG, rounded outward."""
     from pyproj import Transformer

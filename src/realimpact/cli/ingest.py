@@ -82,20 +82,38 @@ def boundaries(
     name_field: Annotated[
         str | None, typer.Option("--name-field", help="Field with area names.")
     ] = None,
+    crs: Annotated[
+        str | None,
+        typer.Option(
+            "--crs", help="CRS of the file when it has none or a wrong one, e.g. EPSG:27700."
+        ),
+    ] = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Load polygons as an area layer, reprojected to British National Grid."""
+    """Load polygons as an area layer, reprojected to British National Grid.
+
+    The whole file is checked before the store is touched: a refused file
+    (no CRS, metres labelled as degrees, areas outside the UK, a feature with
+    no area) leaves the layer already stored as it was.
+    """
     from realimpact.geo.areas import ingest_boundaries
 
     with handle_errors():
         result = ingest_boundaries(
-            path, store, layer=layer, id_field=id_field, name_field=name_field
+            path, store, layer=layer, id_field=id_field, name_field=name_field, crs=crs
         )
-    emit(result, json, lambda r: out.print(
-        f"layer [bold]{esc(r['layer'])}[/]: {r['n_areas']:,} areas ({r['total_area_km2']:.1f} km²)"
-        f" from {esc(r['source'])} (id field {esc(r['id_field'])})"
-    ))  # fmt: skip
+
+    def show(r: dict) -> None:
+        out.print(
+            f"layer [bold]{esc(r['layer'])}[/]: {r['n_areas']:,} areas"
+            f" ({r['total_area_km2']:.1f} km²) from {esc(r['source'])}"
+            f" (id field {esc(r['id_field'])})"
+        )
+        for n in r.get("notes", []):
+            out.print(f"[yellow]note:[/] {esc(n)}")
+
+    emit(result, json, show)
 
 
 def register(app: typer.Typer) -> None:

@@ -170,7 +170,7 @@ def _source_crs(meta: dict, crs: str | None, geoms: np.ndarray, label: str) -> C
             if bool(in_uk_bng(b)[0]) else ""
         )  # fmt: skip
         raise RejectedFileError(
-            f"has no coordinate reference system (.prj missing?){look}; give the file's CRS",
+            f"has no coordinate reference system (.prj missing?){look}; give the file's CRS with --crs",
             source=label,
         )
     try:
@@ -190,13 +190,13 @@ def _source_crs(meta: dict, crs: str | None, geoms: np.ndarray, label: str) -> C
             )
             raise RejectedFileError(
                 f"coordinates are not degrees: {axis} up to {v:.0f} (metres? {said}, or give"
-                " the file's CRS)",
+                " the file's CRS with --crs)",
                 source=label,
             )
     elif max(abs(b[0]), abs(b[2])) <= 180 and max(abs(b[1]), abs(b[3])) <= 90:
         raise RejectedFileError(
             f"coordinates look like degrees ({_extent_text(b)}) but the CRS {_crs_text(src)}"
-            " is projected (metres); give the file's CRS",
+            " is projected (metres); give the file's CRS with --crs",
             source=label,
         )
     return src
