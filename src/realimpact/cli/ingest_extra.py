@@ -107,6 +107,7 @@ def _render_population(r: dict[str, Any]) -> None:
         out.print(f"matched {m['areas_matched']:,} of {m['areas']:,} {m['basis']}")
         if m.get("note") and m["areas_matched"] < m["areas"]:
             out.print(m["note"])
+    _render_common(r)
 
 
 def _render_partner(r: dict[str, Any]) -> None:
@@ -118,3 +119,26 @@ def _render_partner(r: dict[str, Any]) -> None:
         f" {r['periods'][0]}..{r['periods'][1]});"
         f" {r['rows_skipped_missing']:,} missing values skipped"
     )
+    shared = r.get("rows_sharing_a_key") or {}
+    if shared:
+        lines = ", ".join(map(str, shared["first_lines"]))
+        out.print(
+            f"[yellow]note:[/] {shared['rows']:,} rows share an area (or point), period,"
+            f" indicator and source with another (lines {lines}, ...); their values add up"
+        )
+    _render_common(r)
+
+
+def _render_common(r: dict[str, Any]) -> None:
+    """What both readers report beside the rows: skipped blank rows, unknown ids, notes."""
+    if r.get("blank_rows_skipped"):
+        out.print(f"{r['blank_rows_skipped']:,} blank rows skipped")
+    unknown = r.get("ids_not_in_layer") or {}
+    if unknown:
+        eg = ", ".join(repr(x) for x in unknown["examples"])
+        out.print(
+            f"[yellow]note:[/] {unknown['unknown']:,} ids are not areas of layer"
+            f" {esc(str(r['layer']))} (e.g. {esc(eg)}); they get no value there"
+        )
+    for n in r.get("notes") or []:
+        out.print(f"[yellow]note:[/] {esc(n)}")
