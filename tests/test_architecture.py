@@ -2,7 +2,8 @@
 
 The evaluation computes and returns result objects; writing report.html and
 report.pdf is the report package's job, so the evaluation must never import it
-(and the store must not reach into analyses).
+(and the store must not reach into analyses). ``disclosure`` is below all of
+them: the analyses and the report call it, it calls none of them.
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ def _imports(package: str) -> list[tuple[str, str]]:
 @pytest.mark.parametrize(
     ("package", "forbidden"),
     [("evaluation", "realimpact.report"), ("evaluation", "realimpact.cli"),
-     ("report", "realimpact.cli"), ("plans", "realimpact.report")],
+     ("report", "realimpact.cli"), ("plans", "realimpact.report"),
+     # disclosure sits below every analysis, the report and the web app (issue 12)
+     *[("disclosure", f"realimpact.{p}") for p in
+       ("harm", "hotspots", "markets", "evaluation", "plans", "report", "cli", "web", "store",
+        "simulate", "demo")],
+     # harm and hot spots call disclosure, never the report
+     ("harm", "realimpact.report"), ("hotspots", "realimpact.report")],
 )  # fmt: skip
 def test_package_does_not_import(package, forbidden):
     bad = [(f, m) for f, m in _imports(package) if m == forbidden or m.startswith(forbidden + ".")]

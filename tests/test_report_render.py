@@ -79,16 +79,19 @@ def test_outputs_ledger_is_kept_apart_from_outcomes(analyst: str) -> None:
 def test_partner_version_drops_points_ids_and_small_counts(analyst: str, partner: str) -> None:
     assert "m-secret-market-7" not in partner
     assert "<image" in analyst and "<image" not in partner  # rasterised record points
-    assert "Partner version" in partner and "Counts below 5" in partner
+    assert "Partner version" in partner and "fewer than 5" in partner
     safe = partner_results(results())
     rob = next(i for i in safe["indicators"] if i["id"] == "robbery")
-    assert rob["buffer"]["after"] == "<5" and rob["target"]["before"] == 38
-    assert rob["wdq"]["gross_effect"] == "<5"  # would reveal the hidden count
-    assert all(r["n"] == "<5" or r["n"] == 0 or r["n"] >= 5 for r in rob["monthly"])
-    assert any(r["n"] == "<5" for r in rob["monthly"])
+    # the JSON contract: null plus the field named, never "<5" in a numeric field
+    assert rob["buffer"]["after"] is None and rob["target"]["before"] == 38
+    assert "after" in rob["buffer"]["suppressed"] and "after" in rob["buffer"]["below_threshold"]
+    assert rob["wdq"]["gross_effect"] is None  # would reveal the hidden count
+    assert "gross_effect" in rob["wdq"]["suppressed"]
+    assert all(r["n"] is None or r["n"] == 0 or r["n"] >= 5 for r in rob["monthly"])
+    assert any(r["n"] is None and r["suppressed"] == ["n"] for r in rob["monthly"])
     assert "points" not in safe["map"] and "targets" not in safe["plan"]
     ledger = safe["outputs_ledger"]["drugs_crimes"]["after"]["nfa"]
-    assert ledger["k"] == "<5"
+    assert ledger["k"] is None and ledger["share"] is None
     monitored = next(iter(safe["net_harm"]["operation_harms"]))
     assert monitored["before_per_month"] == 20.0  # drugs-crime counts are not small
     small = results()
@@ -98,7 +101,7 @@ def test_partner_version_drops_points_ids_and_small_counts(analyst: str, partner
          "after_per_month": 0.5, "change_pct": -84.0}
     )  # fmt: skip
     safe2 = partner_results(small)
-    assert safe2["net_harm"]["operation_harms"][-1]["after_per_month"] == "<5"
+    assert safe2["net_harm"]["operation_harms"][-1]["after_per_month"] is None
     assert safe2["net_harm"]["operation_harms"][0]["after_per_month"] == 31.7
     assert "withheld" in _section(partner, "changed")  # robbery chart not drawn from gaps
     assert "withheld" not in _section(analyst, "changed")
@@ -117,7 +120,7 @@ def test_truth_section_only_for_analysts_with_truth(tmp_path: Path) -> None:
 
 def test_bad_input_is_named(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match=r"^--audience"):
-        render_report(results(), tmp_path, "public")
+        render_report(results(), tmp_path, "everyone")
     with pytest.raises(ValidationError, match=r"^results"):
         render_report({"plan_id": "x"}, tmp_path)
 

@@ -84,9 +84,11 @@ _EXPORTS: dict[str, str] = {
     "simulate_counts": "realimpact.simulate",
     "SimulationParams": "realimpact.simulate",
     "render_report": "realimpact.report",
-    "partner_results": "realimpact.report",
+    "partner_results": "realimpact.disclosure",
+    "safe_results": "realimpact.disclosure",
+    "get_profile": "realimpact.disclosure",
     "html_to_pdf": "realimpact.report",
-    "partner_frame": "realimpact.report",
+    "partner_frame": "realimpact.disclosure",
     "run_demo": "realimpact.demo",
     # plans
     "validate_plan": "realimpact.plans",

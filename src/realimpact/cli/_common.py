@@ -151,7 +151,11 @@ ForceOpt = Annotated[
 ]
 AudienceOpt = Annotated[
     str,
-    typer.Option("--audience", help="analyst | partner (partner suppresses counts below 5)."),
+    typer.Option(
+        "--audience",
+        help="analyst | partner | public (partner: counts below 5 and what would give them"
+        " back withheld; public: below 10, rounded to 5; `evaluate` only). See docs/sharing.md.",
+    ),
 ]
 
 

@@ -110,6 +110,14 @@ def register(app: typer.Typer) -> None:
                 " banner listing what failed.",
             ),
         ] = False,
+        sharing_config: Annotated[
+            Path | None,
+            typer.Option(
+                "--sharing-config",
+                help="YAML with profile overrides (threshold ...) and the sharing agreement"
+                " fields written to manifest.json (docs/sharing.md).",
+            ),
+        ] = None,
         store: StoreOpt = None,
         json: JsonOpt = False,
     ) -> None:
@@ -127,14 +135,16 @@ def register(app: typer.Typer) -> None:
             raise fail(f"evaluate {what}: --out DIR is required")
         from realimpact._progress import rich_progress
         from realimpact.cli._common import progress_enabled
+        from realimpact.disclosure.profiles import AUDIENCES, check_audience, get_profile
         from realimpact.evaluation.engine import evaluate
         from realimpact.report import write_evaluation
         from realimpact.report.pdf import find_chromium
-        from realimpact.report.safe import check_audience
 
         with handle_errors(), rich_progress(progress_enabled()) as prog:
-            # a bad --audience or --out, or no browser for --pdf: said before any work
-            check_audience(audience)
+            # a bad --audience, --sharing-config or --out, or no browser for --pdf:
+            # said before any work
+            check_audience(audience, AUDIENCES)
+            profile = get_profile(audience, sharing_config)
             if out_dir.exists() and not out_dir.is_dir():
                 raise fail(f"--out: {out_dir} is a file; --out takes a folder")
             if pdf:
@@ -149,7 +159,10 @@ def register(app: typer.Typer) -> None:
                 force=force,
                 ignore_validation=ignore_validation,
             )
-            files = write_evaluation(res.to_dict(), out_dir, audience=audience, pdf=pdf)
+            files = write_evaluation(
+                res.to_dict(), out_dir, audience=audience, pdf=pdf, profile=profile
+            )
+            files = {k: str(Path(out_dir) / Path(v).name) for k, v in files.items()}
             data = _json.loads(Path(files["results"]).read_text("utf-8"))
         emit(data, json, _render_plan)
 
@@ -161,9 +174,9 @@ def _displacement(
     buffer_control: str | None,
     audience: str = "analyst",
 ) -> dict[str, Any]:
+    from realimpact.disclosure.profiles import check_audience
     from realimpact.errors import ValidationError
     from realimpact.evaluation.displacement import displacement_from_counts, parse_pair
-    from realimpact.report.safe import check_audience
 
     check_audience(audience)  # refused as for a plan, though these counts are the user's own
     for name, v in (("--target", target), ("--buffer", buffer), ("--control", control)):

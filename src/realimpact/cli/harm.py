@@ -182,11 +182,11 @@ def index(
     """
     from realimpact.cli.hotspots import check_out_file, check_period_order, clean_crime_types
     from realimpact.csv_safe import write_csv
+    from realimpact.disclosure.profiles import check_audience
     from realimpact.errors import InputError
     from realimpact.harm.index import harm_index, index_to_dict, partner_index
     from realimpact.harm.sensitivity import compare_weights as compare
     from realimpact.hotspots.maps import check_map_path
-    from realimpact.report.safe import check_audience
     from realimpact.store import open_store
 
     with handle_errors():

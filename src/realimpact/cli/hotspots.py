@@ -143,10 +143,10 @@ def gi(
     With --audience partner it writes and prints only what is safe to share:
     hot-spot classes, counts below 5 (and their harm values) blanked, no z-scores.
     """
+    from realimpact.disclosure.profiles import check_audience
     from realimpact.hotspots.export import write_areas
     from realimpact.hotspots.layers import hotspots_gi
     from realimpact.hotspots.maps import hotspot_map
-    from realimpact.report.safe import check_audience
 
     with handle_errors(), rich_progress(progress_enabled()) as progress:
         check_audience(audience)

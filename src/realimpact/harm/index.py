@@ -461,7 +461,7 @@ def partner_index(df: pd.DataFrame, threshold: int = 5) -> pd.DataFrame:
     the total shown a reader could recover any blanked type by subtraction.
     Partner indicator columns are counts too and are blanked on their own.
     """
-    from realimpact.report.safe import partner_frame
+    from realimpact.disclosure.tables import partner_frame
 
     partner_cols = [c for c in df.columns if str(c).startswith("partner:")]
     derived = ("harm", "harm_per_1000", "count_per_1000", "rank")

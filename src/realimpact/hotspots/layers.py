@@ -150,7 +150,7 @@ class GiLayerResult:
         z-scores and p-values are dropped: with the neighbours' values shown,
         an area's Gi* z would give back its own blanked value.
         """
-        from realimpact.report.safe import partner_frame
+        from realimpact.disclosure.tables import partner_frame
 
         if self.count is None:
             raise ValueError("partner output needs the record count per area")
@@ -437,8 +437,8 @@ def hotspots_kde(
     ``force`` keeps one force's points; with several forces that published
     different months only the months they share are used (``kd.notes``).
     """
+    from realimpact.disclosure.profiles import check_audience
     from realimpact.hotspots.kde import kernel_density, suppress_sparse_cells
-    from realimpact.report.safe import check_audience
     from realimpact.store.queries import record_points
 
     check_audience(audience)

@@ -43,15 +43,13 @@ import jinja2
 from markupsafe import Markup
 from markupsafe import escape as _m_escape
 
+from realimpact.disclosure.contract import is_below, is_withheld
+from realimpact.disclosure.manifest import footer_text
+from realimpact.disclosure.profiles import AUDIENCES, Profile, check_audience, get_profile
+from realimpact.disclosure.results import safe_results
 from realimpact.errors import ValidationError
 from realimpact.periods import month_range
 from realimpact.report import charts
-from realimpact.report.safe import (
-    DEFAULT_THRESHOLD,
-    Suppressed,
-    check_audience,
-    partner_results,
-)
 
 KIND_ORDER = ("outcome", "process", "indirect", "output")
 KIND_TEXT = {
@@ -93,35 +91,45 @@ def render_report(
     out_dir: str | Path,
     audience: str = "analyst",
     *,
-    threshold: int = DEFAULT_THRESHOLD,
+    threshold: int | None = None,
     filename: str = "report.html",
     extras: dict[str, Any] | None = None,
+    profile: Profile | None = None,
 ) -> Path:
     """Write ``out_dir/filename`` and return its path.
 
-    ``audience="partner"`` first passes the results through
-    :func:`realimpact.report.safe.partner_results` (no points, no ids, counts
-    below ``threshold`` suppressed), so nothing unsafe reaches the page.
+    For ``audience`` partner or public the results first pass through
+    :func:`realimpact.disclosure.safe_results` with the audience's profile
+    (``threshold`` overrides its threshold), so nothing unsafe reaches the
+    page; results already made safe for that audience (a results.json read
+    back) are drawn as they are, and the page says the same.
     """
-    check_audience(audience)
+    check_audience(audience, AUDIENCES)
     if not isinstance(results, dict) or "indicators" not in results:
         raise ValidationError(
             "results: not a results dict (no 'indicators'; see docs/architecture.md)"
         )
     data = {**results, **(extras or {})}
-    if audience == "partner":
-        data = partner_results(data, threshold)
-    view = build_view(data, audience, threshold)
+    if audience != "analyst":
+        prof = profile or get_profile(audience)
+        if threshold is not None and threshold != prof.threshold:
+            import dataclasses
+
+            prof = dataclasses.replace(prof, threshold=threshold)
+        data = safe_results(data, prof)
+        threshold = int(data.get("suppression_threshold") or prof.threshold)
+    view = build_view(data, audience, threshold or 5)
     out = Path(out_dir)
     if out.suffix.lower() in (".html", ".htm"):  # given the file itself
         out, filename = out.parent, out.name
     out.mkdir(parents=True, exist_ok=True)
     path = out / filename
-    path.write_text(_env().get_template("report.html.j2").render(**view), encoding="utf-8")
+    env = _env(view["threshold"])
+    path.write_text(env.get_template("report.html.j2").render(**view), encoding="utf-8")
     return path
 
 
-def _env() -> jinja2.Environment:
+def _env(threshold: int = 5) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("realimpact.report", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -134,7 +142,7 @@ def _env() -> jinja2.Environment:
     env.filters["p"] = fmt_p
     env.filters["share"] = fmt_share
     env.filters["plain"] = plain
-    env.filters["rate"] = rate_text
+    env.filters["rate"] = lambda block: rate_text(block, threshold)
     return env
 
 
@@ -148,9 +156,7 @@ def _f(x: Any) -> float | None:
 
 
 def fmt_num(x: Any, digits: int = 0) -> str:
-    """Counts with thousands separators; '<5' stays '<5'; missing is an en dash."""
-    if isinstance(x, Suppressed):
-        return str(x)
+    """Counts with thousands separators; missing (or withheld) is an en dash."""
     v = _f(x)
     if v is None:
         return "–"
@@ -206,12 +212,14 @@ def _months_word(n: Any) -> str:
     return f"{v:.0f} month" + ("" if v == 1 else "s")
 
 
-def rate_text(block: Any) -> str:
+def rate_text(block: Any, threshold: int = 5) -> str:
     """'38.4 a month before (12 months) → 20.5 a month after (4 months)'.
 
     Baseline and follow-up differ in length (12 against 6 months is usual), so
     totals side by side would read as a fall that is only a shorter window.
-    A suppressed count (partner) is said as such, never turned into a rate.
+    A withheld count (partner, public; ``suppressed`` in the block) is said as
+    such, never turned into a rate: "fewer than 5" for a count below the
+    threshold, "withheld" for one hidden to protect another.
     """
     if not isinstance(block, dict):
         return "–"
@@ -219,9 +227,11 @@ def rate_text(block: Any) -> str:
     def one(when: str) -> str:
         total, months = block.get(when), block.get(f"months_{when}")
         pm = block.get(f"per_month_{when}")
-        if isinstance(total, Suppressed) or isinstance(pm, Suppressed):
+        if is_withheld(block, when) or is_withheld(block, f"per_month_{when}"):
             span = f" the {_months_word(months)}" if _f(months) else ""
-            return f"{total if isinstance(total, Suppressed) else pm} in{span} {when}"
+            small = is_below(block, when) or is_below(block, f"per_month_{when}")
+            what = f"fewer than {threshold}" if small else "withheld (to protect small counts)"
+            return f"{what} in{span} {when}"
         if _f(pm) is None and _f(total) is not None and _f(months):
             pm = total / months
         if _f(pm) is not None:
@@ -444,6 +454,8 @@ def _design_short(v: dict[str, Any]) -> str:
 
 
 def change_words(v: dict[str, Any]) -> str:
+    if is_withheld(v, "change"):
+        return "not shown in this version (it rests on counts too small to share)"
     return CHANGE_WORDS.get(str(v.get("change")), "could not be estimated with these areas")
 
 
@@ -511,7 +523,11 @@ def verdict_line(label: str, v: dict[str, Any] | None, has_buffer: bool) -> str:
         return f"{label}: not estimated (see What changed)."
     line = f"{label}: {verdict_text(v)}."
     d = v.get("displacement")
-    if d in ("displacement", "diffusion", "none_detected") or (d and _estimable(v)):
+    if (
+        d in ("displacement", "diffusion", "none_detected")
+        or (d and _estimable(v))
+        or is_withheld(v, "displacement")
+    ):
         line += " " + displacement_text(v, has_buffer)
     return line
 
@@ -861,7 +877,7 @@ def build_view(data: dict[str, Any], audience: str, threshold: int) -> dict[str,
                 }
             )
         months, lines = _series_of(ind)
-        if audience == "partner" and any(
+        if audience != "analyst" and any(
             sum(x is None for x in ys) > len(ys) / 4 for ys in lines.values()
         ):
             # a line broken by many hidden months misleads; say why it is missing
@@ -899,7 +915,7 @@ def build_view(data: dict[str, Any], audience: str, threshold: int) -> dict[str,
 
     surveys = _surveys_of(data, indicators)
     net = data.get("net_harm") or {}
-    net_items, net_rows, enforcement, net_unit = _net_harm(net, labels)
+    net_items, net_rows, enforcement, net_unit = _net_harm(net, labels, threshold)
     map_svg, map_note, map_caption = _map_view(data, audience)
     net_line = net_harm_line(net.get("crime_harm")) if isinstance(net, dict) else None
 
@@ -936,7 +952,10 @@ def build_view(data: dict[str, Any], audience: str, threshold: int) -> dict[str,
         "rows": rows,
         "kind_order": [k for k in KIND_ORDER if rows.get(k)],
         "kind_text": KIND_TEXT,
-        "outputs": _outputs_of(data, indicators),
+        "outputs": _outputs_of(data, indicators, threshold),
+        "footer": footer_text(data["disclosure"])
+        if audience != "analyst" and isinstance(data.get("disclosure"), dict)
+        else "",
         "forest_svg": charts.forest_chart(
             forest,
             "Change relative to what was expected (rate ratio, 95% interval)",
@@ -1111,7 +1130,7 @@ def _wdq_reading(w: dict[str, Any]) -> str:
 
 
 def _net_harm(
-    net: Any, labels: dict[str, str]
+    net: Any, labels: dict[str, str], threshold: int = 5
 ) -> tuple[list[tuple[str, float]], list[tuple[str, Any]], list[dict], str]:
     """Bars (harm prevented by crime type), detail rows, the operation's own harms, unit."""
     items: list[tuple[str, float]] = []
@@ -1164,7 +1183,13 @@ def _net_harm(
                     {
                         "per_month_before": e.get("before_per_month", e.get("before")),
                         "per_month_after": e.get("after_per_month", e.get("after")),
-                    }
+                        "suppressed": [
+                            f"per_month_{w}"
+                            for w in ("before", "after")
+                            if is_withheld(e, f"{w}_per_month") or is_withheld(e, w)
+                        ],
+                    },
+                    threshold,
                 ),
                 "change": e.get("change_pct", e.get("change")),
                 "note": plain(e.get("mitigation") or e.get("note") or ""),
@@ -1243,7 +1268,9 @@ def _share(x: Any) -> float | None:
     return _f(x.get("share")) if isinstance(x, dict) else _f(x)
 
 
-def _outputs_of(data: dict[str, Any], indicators: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _outputs_of(
+    data: dict[str, Any], indicators: list[dict[str, Any]], threshold: int = 5
+) -> list[dict[str, Any]]:
     """Ledger rows: activity a month before and during, shares, never called impact."""
     rows: list[dict[str, Any]] = []
     for o in data.get("outputs") or []:
@@ -1251,7 +1278,7 @@ def _outputs_of(data: dict[str, Any], indicators: list[dict[str, Any]]) -> list[
             rows.append(o)
     led = data.get("outputs_ledger")
     if isinstance(led, dict):
-        rows += _ledger_rows(led)
+        rows += _ledger_rows(led, threshold)
     # a measure with nothing before and nothing during says nothing
     return [
         r
@@ -1263,7 +1290,15 @@ def _outputs_of(data: dict[str, Any], indicators: list[dict[str, Any]]) -> list[
     ]
 
 
-def _ledger_rows(led: dict[str, Any]) -> list[dict[str, Any]]:
+def _withheld_as(b: dict[str, Any], a: dict[str, Any], key: str) -> dict[str, list[str]]:
+    """The ``suppressed``/``below_threshold`` lists of a before/after pair, renamed to before/after."""
+    return {
+        "suppressed": [w for w, x in (("before", b), ("after", a)) if is_withheld(x, key)],
+        "below_threshold": [w for w, x in (("before", b), ("after", a)) if is_below(x, key)],
+    }
+
+
+def _ledger_rows(led: dict[str, Any], threshold: int = 5) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     ds = led.get("drug_searches") if isinstance(led.get("drug_searches"), dict) else {}
     # the engine counts both ledgers over the same baseline and operation months
@@ -1283,7 +1318,9 @@ def _ledger_rows(led: dict[str, Any]) -> list[dict[str, Any]]:
                         "after": a.get("crimes"),
                         "months_before": b.get("months", mb),
                         "months_after": a.get("months", ma),
-                    }
+                        **_withheld_as(b, a, "crimes"),
+                    },
+                    threshold,
                 ),
             }
         )
@@ -1307,7 +1344,9 @@ def _ledger_rows(led: dict[str, Any]) -> list[dict[str, Any]]:
                         "after": a.get("searches"),
                         "months_before": b.get("months"),
                         "months_after": a.get("months"),
-                    }
+                        **_withheld_as(b, a, "searches"),
+                    },
+                    threshold,
                 ),
                 "note": plain(ds.get("scope") or ""),
             }

@@ -3,20 +3,25 @@
 The evaluation engine computes; this writes. The CLI and the demo call
 :func:`write_evaluation` with ``EvaluationResult.to_dict()``, so every way of
 running an evaluation leaves the same files, and a report is never missing
-because one caller forgot to draw it.
+because one caller forgot to draw it. For a partner or public audience the
+results are made safe first (:func:`realimpact.disclosure.safe_results`) and
+the folder also gets ``manifest.json`` (:mod:`realimpact.disclosure.manifest`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
 
 from realimpact._json import dumps
+from realimpact.disclosure.manifest import write_manifest
+from realimpact.disclosure.profiles import AUDIENCES, Profile, check_audience, get_profile
+from realimpact.disclosure.results import safe_results
 from realimpact.errors import InputError, ValidationError
 from realimpact.report.pdf import find_chromium, html_to_pdf
 from realimpact.report.render import render_report
-from realimpact.report.safe import DEFAULT_THRESHOLD, check_audience, partner_results
 
 __all__ = ["write_evaluation"]
 
@@ -28,20 +33,24 @@ def write_evaluation(
     pdf: bool = False,
     extras: dict[str, Any] | None = None,
     *,
-    threshold: int = DEFAULT_THRESHOLD,
+    threshold: int | None = None,
+    profile: Profile | None = None,
+    config: str | os.PathLike | dict[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Write ``results.json``, ``report.html`` (and ``report.pdf``) into ``out_dir``.
+    """Write ``results.json``, ``report.html`` (and ``report.pdf``; ``manifest.json`` when shared).
 
-    Returns ``{"results": path, "report": path[, "pdf": path]}``. results.json
-    is written atomically (a temporary file replaced into place), so a reader
-    never sees half a file. For ``audience="partner"`` the results are first
-    made partner-safe (:func:`realimpact.report.safe.partner_results`) unless
-    they already are, so the JSON beside a partner report is as safe as the
-    report. ``extras`` (a simulation's ``truth``, a ``map``) reach the report
-    only, not results.json. With ``pdf=True`` a missing Chromium is reported
-    before anything is written.
+    Returns ``{"results": path, "report": path[, "pdf": path][, "manifest": path]}``.
+    results.json is written atomically (a temporary file replaced into place),
+    so a reader never sees half a file. ``audience`` partner or public applies
+    that audience's profile (from ``profile``, else :func:`get_profile` with
+    the sharing ``config``; ``threshold`` overrides its threshold), so the
+    JSON beside a shared report is as safe as the report, and a shared
+    results.json names its files without the folder they were written to.
+    ``extras`` (a simulation's ``truth``, a ``map``) reach the report only,
+    not results.json. With ``pdf=True`` a missing Chromium is reported before
+    anything is written, as is a bad sharing config.
     """
-    check_audience(audience)
+    check_audience(audience, AUDIENCES)
     if not isinstance(result_dict, dict) or "indicators" not in result_dict:
         raise ValidationError(
             "results: not a results dict (no 'indicators'; see docs/architecture.md)"
@@ -49,17 +58,25 @@ def write_evaluation(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError("is a file; --out takes a folder", source=str(out))
+    shared = audience != "analyst"
+    prof = None
+    if shared:
+        prof = profile or get_profile(audience, config)
+        if threshold is not None and threshold != prof.threshold:
+            prof = dataclasses.replace(prof, threshold=threshold)
     if pdf:
         find_chromium()  # no browser: say so before anything is written
-    data = result_dict
-    if audience == "partner" and result_dict.get("audience") != "partner":
-        data = partner_results(result_dict, threshold) | {"suppressed_below": threshold}
+    data = safe_results(result_dict, prof) if prof is not None else result_dict
     out.mkdir(parents=True, exist_ok=True)
     files = {"results": str(out / "results.json"), "report": str(out / "report.html")}
     if pdf:
         files["pdf"] = str(out / "report.pdf")
+    if shared:
+        files["manifest"] = str(out / "manifest.json")
     body = dict(data)
-    body["files"] = {**(data.get("files") or {}), **files}
+    # a shared file names its siblings, never the analyst's folders
+    listed = {k: Path(v).name for k, v in files.items()} if shared else files
+    body["files"] = {**({} if shared else data.get("files") or {}), **listed}
     target = out / "results.json"
     tmp = out / f".results.json.{os.getpid()}.tmp"
     try:
@@ -67,14 +84,10 @@ def write_evaluation(
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
-    # render what was written; partner_results is applied again inside (it is idempotent)
-    html = render_report(
-        body,
-        out / "report.html",
-        audience=audience,
-        threshold=threshold,
-        extras=extras,
-    )
+    if shared:
+        write_manifest(body["disclosure"], out)
+    # render what was written; safe_results sees it is already safe and keeps it
+    html = render_report(body, out / "report.html", audience=audience, extras=extras, profile=prof)
     if pdf:
         html_to_pdf(html, out / "report.pdf")
     return files
