@@ -444,6 +444,27 @@ def test_stop_search_dates_outside_iso_or_sane_years_are_quarantined(tmp_path):
     st.close()
 
 
+def test_street_months_outside_sane_years_are_quarantined(tmp_path):
+    """'0000-01' and '9999-12' match YYYY-MM but are sentinels: status must not show them."""
+    lines = STREET.read_bytes().split(b"\n")
+    lines[1] = lines[1].replace(b",2020-05,", b",0000-01,", 1)
+    lines[2] = lines[2].replace(b",2020-05,", b",9999-12,", 1)
+    data = b"\n".join(lines)
+    f = tmp_path / "years.csv"
+    f.write_bytes(data)
+    store = tmp_path / "s.duckdb"
+    rc, res, _ = cli(store, f)
+    assert rc == 0
+    assert [(line, field) for _, line, field, _ in quarantine(store)] == [(2, "Month"), (3, "Month")]
+    assert "Month '0000-01' is not YYYY-MM in 1990..2100" in quarantine(store)[0][3]
+    st = open_store(store, read_only=True)
+    try:
+        months = {m for (m,) in st.con.execute("SELECT DISTINCT month FROM crimes").fetchall()}
+    finally:
+        st.close()
+    assert months == {"2020-05"}
+
+
 # -- everything at once -------------------------------------------------------------
 
 

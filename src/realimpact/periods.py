@@ -16,6 +16,7 @@ from realimpact.errors import ValidationError
 
 __all__ = [
     "MONTH_PATTERN",
+    "YEARS",
     "check_month",
     "is_month",
     "month_add",
@@ -26,6 +27,11 @@ __all__ = [
 # The same text works in Python's re and in DuckDB's regexp_full_match.
 MONTH_PATTERN = "[0-9]{4}-(0[1-9]|1[0-2])"
 _MONTH = re.compile(MONTH_PATTERN)
+# The years a record's month or date may have, for every reader (police.uk
+# street Month, stop-and-search Date, partner periods): police.uk starts in
+# 2010, so anything outside this range is a typo or a sentinel ("0000-01",
+# "9999-12"), not data to count.
+YEARS = (1990, 2100)
 
 
 def is_month(value: object) -> bool:

@@ -63,6 +63,7 @@ import pandas as pd
 from realimpact._progress import ProgressFn
 from realimpact.csv_safe import FORMULA_PREFIXES
 from realimpact.errors import RejectedFileError, ValidationError
+from realimpact.periods import YEARS
 from realimpact.sources.population import (
     CONTROL_CHARS,
     CsvTable,
@@ -89,9 +90,8 @@ SPEC_KEYS = {
     "source_field",
 }
 MISSING_MARKS = {"", ":", "*", "x", "[x]", "c", "[c]", "..", "-", "na", "n/a", "[z]"}
-# The years a stop-and-search Date may have (realimpact.store.records.DATE_YEARS):
-# one notion of a sane year for every dated input.
-PERIOD_YEARS = (1990, 2100)
+# one notion of a sane year for every dated input (police.uk Month and Date too)
+PERIOD_YEARS = YEARS
 # No count or rate a partner reports comes near this; 1e308 would make every sum inf.
 MAX_VALUE = 1e12
 MAX_LABEL = 200

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from realimpact.geo.crs import UK_LAT, UK_LON, in_uk
-from realimpact.periods import MONTH_PATTERN, is_month
+from realimpact.periods import MONTH_PATTERN, YEARS, is_month
 from realimpact.store.connection import Store
 
 STAGE = "_ri_stage"  # the parsed file, registered as an Arrow table (with _line)
@@ -30,7 +30,7 @@ ISO_DATETIME = (
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?"
     r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?"
 )
-DATE_YEARS = (1990, 2100)
+DATE_YEARS = YEARS  # kept under its old name for callers
 
 
 Projector = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -114,8 +114,10 @@ def _rules(kind: str, present: set[str], numeric: set[str]) -> list[tuple[str, s
     if kind in ("street", "outcomes"):
         m = _txt("Month", present)
         rules.append(
-            ("Month", f"NOT regexp_full_match({m}, '{MONTH_PATTERN}')",
-             f"printf('Month ''%s'' is not YYYY-MM', {m})")
+            ("Month",
+             f"NOT regexp_full_match({m}, '{MONTH_PATTERN}')"
+             f" OR TRY_CAST(substr({m}, 1, 4) AS INTEGER) NOT BETWEEN {YEARS[0]} AND {YEARS[1]}",
+             f"printf('Month ''%s'' is not YYYY-MM in {YEARS[0]}..{YEARS[1]}', {m})")
         )  # fmt: skip
     else:
         d = _txt("Date", present)
@@ -229,7 +231,9 @@ def _distinct_values_pass(store: Store, kind: str, present: set[str]) -> bool:
             ).fetchall()
         ]
 
-    if "Month" not in present or not all(is_month(m) for m in distinct("Month")):
+    if "Month" not in present or not all(
+        is_month(m) and YEARS[0] <= int(m[:4]) <= YEARS[1] for m in distinct("Month")
+    ):
         return False
     if kind == "street":
         return "Crime type" in present and all(t != "" for t in distinct("Crime type"))
