@@ -453,9 +453,12 @@ def test_street_months_outside_sane_years_are_quarantined(tmp_path):
     f = tmp_path / "years.csv"
     f.write_bytes(data)
     store = tmp_path / "s.duckdb"
-    rc, res, _ = cli(store, f)
+    rc, _, _ = cli(store, f)
     assert rc == 0
-    assert [(line, field) for _, line, field, _ in quarantine(store)] == [(2, "Month"), (3, "Month")]
+    assert [(line, field) for _, line, field, _ in quarantine(store)] == [
+        (2, "Month"),
+        (3, "Month"),
+    ]
     assert "Month '0000-01' is not YYYY-MM in 1990..2100" in quarantine(store)[0][3]
     st = open_store(store, read_only=True)
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from realimpact.disclosure import partner_results
+from realimpact.evaluation.sharing import partner_results
 from realimpact.report import render_report, write_evaluation
 from realimpact.report.render import (
     cite,

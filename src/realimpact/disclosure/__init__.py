@@ -15,8 +15,10 @@ the web app; it imports none of them (tests/test_architecture.py). Modules:
 * :mod:`.contract`: the JSON form of a suppressed value (null plus
   ``suppressed``/``below_threshold`` lists);
 * :mod:`.manifest`: ``manifest.json`` and the report footer;
-* :mod:`.tables`: per-area frames (blank plus a ``suppressed`` column);
-* :mod:`.results`: the adapter for an evaluation's ``results.json``.
+* :mod:`.tables`: per-area frames (blank plus a ``suppressed`` column).
+
+The adapters that know one output's shape live with the analysis that owns
+it: :mod:`realimpact.evaluation.sharing` for ``results.json``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from __future__ import annotations
 from realimpact.disclosure.contract import withhold
 from realimpact.disclosure.manifest import build_manifest, footer_text, write_manifest
 from realimpact.disclosure.profiles import AUDIENCES, Profile, check_audience, get_profile
-from realimpact.disclosure.results import partner_results, safe_results
 from realimpact.disclosure.suppress import LinkedTable, protect
 from realimpact.disclosure.tables import DEFAULT_THRESHOLD, partner_frame
 
@@ -38,9 +39,7 @@ __all__ = [
     "footer_text",
     "get_profile",
     "partner_frame",
-    "partner_results",
     "protect",
-    "safe_results",
     "withhold",
     "write_manifest",
 ]

@@ -7,7 +7,8 @@ may see: that is ``realimpact.disclosure`` (docs/architecture.md).
 
 from __future__ import annotations
 
-from realimpact.disclosure import partner_frame, partner_results
+from realimpact.disclosure import partner_frame
+from realimpact.evaluation.sharing import partner_results
 from realimpact.report.pdf import html_to_pdf
 from realimpact.report.render import render_report
 from realimpact.report.write import write_evaluation

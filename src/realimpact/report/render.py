@@ -46,8 +46,8 @@ from markupsafe import escape as _m_escape
 from realimpact.disclosure.contract import is_below, is_withheld
 from realimpact.disclosure.manifest import footer_text
 from realimpact.disclosure.profiles import AUDIENCES, Profile, check_audience, get_profile
-from realimpact.disclosure.results import safe_results
 from realimpact.errors import ValidationError
+from realimpact.evaluation.sharing import safe_results
 from realimpact.periods import month_range
 from realimpact.report import charts
 
@@ -99,7 +99,7 @@ def render_report(
     """Write ``out_dir/filename`` and return its path.
 
     For ``audience`` partner or public the results first pass through
-    :func:`realimpact.disclosure.safe_results` with the audience's profile
+    :func:`realimpact.evaluation.sharing.safe_results` with the audience's profile
     (``threshold`` overrides its threshold), so nothing unsafe reaches the
     page; results already made safe for that audience (a results.json read
     back) are drawn as they are, and the page says the same.

@@ -4,7 +4,7 @@ The evaluation engine computes; this writes. The CLI and the demo call
 :func:`write_evaluation` with ``EvaluationResult.to_dict()``, so every way of
 running an evaluation leaves the same files, and a report is never missing
 because one caller forgot to draw it. For a partner or public audience the
-results are made safe first (:func:`realimpact.disclosure.safe_results`) and
+results are made safe first (:func:`realimpact.evaluation.sharing.safe_results`) and
 the folder also gets ``manifest.json`` (:mod:`realimpact.disclosure.manifest`).
 """
 
@@ -18,8 +18,8 @@ from typing import Any
 from realimpact._json import dumps
 from realimpact.disclosure.manifest import write_manifest
 from realimpact.disclosure.profiles import AUDIENCES, Profile, check_audience, get_profile
-from realimpact.disclosure.results import safe_results
 from realimpact.errors import InputError, ValidationError
+from realimpact.evaluation.sharing import safe_results
 from realimpact.report.pdf import find_chromium, html_to_pdf
 from realimpact.report.render import render_report
 

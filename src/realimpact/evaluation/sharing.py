@@ -1,9 +1,9 @@
-"""Disclosure control of an evaluation's ``results.json`` (the contract in docs/architecture.md).
+"""An evaluation's ``results.json`` made safe for an audience (docs/sharing.md).
 
-This module knows the published contract of ``results.json``, not the
-evaluation code (it imports no analysis; tests/test_architecture.py checks):
-it is the adapter between that contract and the generic machinery of this
-package, and the model for the adapters of the other outputs.
+The evaluation owns its results, so it owns the adapter between their
+contract (docs/architecture.md) and the generic machinery of
+:mod:`realimpact.disclosure`, which knows no analysis; the adapters of the
+other outputs (harm index, hot spots, markets) sit in their packages alike.
 
 What it does, for a profile that suppresses (partner, public):
 
