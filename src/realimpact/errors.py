@@ -5,6 +5,13 @@
     │   ├── RejectedFileError  a whole file is not what it claims to be
     │   └── ValidationError    a value/field fails a rule (vocabulary, range ...)
     └── StoreError             the store cannot be opened or is inconsistent
+        ├── StoreRefusedError  (also an InputError) --store names a file this
+        │   │                  version must not touch: not DuckDB, not a
+        │   │                  realimpact store, made by a newer realimpact
+        │   └── StoreDamagedError  damaged or truncated
+        └── StoreAccessError   (also an InputError) not readable/writable here
+
+    StoreBusyError (an InputError) another process holds the store's write lock
 
 The CLI maps InputError to exit code 2 and anything else to exit code 1, so the
 one distinction that matters to scripts ("your input is wrong" versus "we are
@@ -44,4 +51,28 @@ class StoreBusyError(InputError):
     DuckDB allows one writing process per file; two commands on one store at
     once is something the user can fix by waiting, so the CLI exits 2 with the
     file named rather than 1, which reports an internal error.
+    """
+
+
+class StoreRefusedError(StoreError, InputError):
+    """``--store`` names a file this version must not open or change; it is left as it was.
+
+    A StoreError (it is about the store) that is also an InputError, because the
+    user chose the path: the CLI exits 2 naming the file and what to do, rather
+    than 1, which would report a bug in realimpact.
+    """
+
+
+class StoreDamagedError(StoreRefusedError):
+    """The store file is damaged or truncated: DuckDB cannot read what it stored.
+
+    Nothing realimpact does can repair it, and writing on would bury the damage
+    under new data, so the file is refused unchanged and the user restores it.
+    """
+
+
+class StoreAccessError(StoreError, InputError):
+    """The store file cannot be read or written here (permission, read-only file system, full disk).
+
+    Something the user fixes outside realimpact, so exit 2 naming the file.
     """

@@ -18,7 +18,14 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from realimpact.errors import InputError, StoreBusyError, StoreError
+from realimpact.errors import (
+    InputError,
+    StoreAccessError,
+    StoreBusyError,
+    StoreDamagedError,
+    StoreError,
+    StoreRefusedError,
+)
 from realimpact.store import migrations
 
 DEFAULT_STORE = "realimpact.duckdb"
@@ -60,6 +67,94 @@ def existing_stores_only() -> Iterator[None]:
         _MUST_EXIST.reset(token)
 
 
+# DuckDB's file layout: three 4 KiB headers, then fixed-size blocks.
+_HEADER_BYTES = 3 * 4096
+
+# How DuckDB words damage it found in the file (checksum, bad segment, short
+# read). Looked for only in the error types storage problems arrive as, never
+# in a conversion or binder error, whose message may quote stored text.
+_DAMAGE_WORDS = (
+    "corrupt database file",
+    "appears to be corrupt",
+    "corrupted ",  # "Corrupted bitpacking segment: ..."
+    "could not read enough bytes",
+    "failed to deserialize",
+)
+_STORAGE_ERRORS = (duckdb.IOException, duckdb.InternalException, duckdb.FatalException)
+# The operating system refusing a read or write of the store (or its .wal).
+_ACCESS_WORDS = ("permission denied", "read-only file system", "no space left on device")
+
+
+def _quote(name: str) -> str:
+    """A SQL identifier, quoted: a foreign file's table may be called anything."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0].strip() if lines else type(e).__name__
+
+
+def _is_damage(e: duckdb.Error, *, reading_stored: bool = False) -> bool:
+    """Whether DuckDB's error says the file is damaged, not that our SQL is wrong.
+
+    DuckDB 2.0 reports a checksum mismatch or a mangled segment as a bare
+    ``duckdb.Error`` ("Corrupt database file: computed checksum ...",
+    "Corrupted bitpacking segment ..."), a file cut short as an IOException
+    ("Could not read enough bytes ..."), mangled metadata as a
+    SerializationException; older releases raise some of these as IOException
+    or FatalException. While merely reading stored values (``reading_stored``)
+    an internal or fatal error can only come from the stored bytes too.
+    """
+    if isinstance(e, duckdb.SerializationException):
+        return True
+    if type(e) is duckdb.Error or isinstance(e, _STORAGE_ERRORS):
+        if any(w in str(e).lower() for w in _DAMAGE_WORDS):
+            return True
+        return reading_stored and isinstance(e, duckdb.InternalException | duckdb.FatalException)
+    return False
+
+
+class _Guarded:
+    """The store's DuckDB connection (or a relation from it), with storage errors made ours.
+
+    Damage often shows only when a table's blocks are read, deep inside some
+    query of some command; translating here, once, means every command reports
+    a damaged store as exit 2 naming the file, not as an internal error. Every
+    other attribute and error passes through unchanged.
+    """
+
+    __slots__ = ("_obj", "_store")
+
+    def __init__(self, obj: Any, store: Store) -> None:
+        self._obj = obj
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._obj, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                result = attr(*args, **kwargs)
+            except duckdb.Error as e:
+                mapped = self._store._translate(e)
+                if mapped is None:
+                    raise
+                raise mapped from e
+            if result is self._obj:
+                return self  # execute() returns the connection: keep guarding its fetch*()
+            if isinstance(result, duckdb.DuckDBPyConnection | duckdb.DuckDBPyRelation):
+                return _Guarded(result, self._store)
+            return result
+
+        return call
+
+    def __repr__(self) -> str:
+        return f"<guarded {self._obj!r}>"
+
+
 class Store:
     """An open realimpact store.
 
@@ -67,6 +162,15 @@ class Store:
     several readers share a file while no writer holds it. ``create=False``
     refuses a path with no store yet (InputError naming it) instead of creating
     an empty one; a read-only store is never created.
+
+    A file this version must not touch is refused before anything is written,
+    and left byte for byte as it was (:class:`StoreRefusedError`, exit 2): one
+    that is not DuckDB, a DuckDB file of someone else's (no realimpact schema
+    record), a store made by a newer realimpact, or a damaged or truncated one
+    (:class:`StoreDamagedError`). Damage found later, when a query first reads
+    a damaged block, raises StoreDamagedError as well, and the first write
+    through :meth:`transaction` reads every stored value first, so nothing is
+    ever added to a damaged file.
     """
 
     def __init__(
@@ -80,39 +184,175 @@ class Store:
         in_memory = self.path == ":memory:"
         if read_only or not create or _MUST_EXIST.get():
             require_existing(self.path)
+        # nothing stored yet: nothing to check before the first write
+        self._verified = in_memory or not Path(self.path).exists()
+        wal_before = False
         if not in_memory:
-            parent = Path(self.path).resolve().parent
+            file = Path(self.path)
+            parent = file.resolve().parent
             if not parent.is_dir():
                 raise InputError(f"folder {parent} does not exist", source=self.path)
-            if Path(self.path).is_dir():
+            if file.is_dir():
                 raise InputError("is a folder; --store takes a .duckdb file", source=self.path)
+            if file.exists() and not file.is_file():
+                # a FIFO or device: DuckDB would block on it or read garbage
+                raise InputError(
+                    "is not a regular file; --store takes a .duckdb file", source=self.path
+                )
+            wal_before = Path(self.path + ".wal").exists()
+        if wal_before and not read_only:
+            self._probe_before_recovery()
+        raw = self._connect(read_only)
+        self.read_only = read_only
         try:
-            self.con = duckdb.connect(self.path, read_only=read_only)
-        except duckdb.IOException as e:
-            msg = str(e).splitlines()[0]
-            if "lock" in msg.lower():
+            if not in_memory and not wal_before:
+                self._check_size(raw)
+            todo = self._guard(lambda: migrations.check_store(raw, self.path))
+            if todo and read_only:
+                # an older store is upgraded on any open, a read as well
+                raw.close()
+                raw = self._connect(False, upgrading=True)
+                self.read_only = False
+                todo = self._guard(lambda: migrations.check_store(raw, self.path))
+            if todo:
+                if not self._verified and self._has_data(raw):
+                    self._verify(raw)
+                self._guard(lambda: migrations.apply_pending(raw))
+        except BaseException:
+            raw.close()
+            raise
+        self.con = _Guarded(raw, self)
+
+    # -- opening and checking ----------------------------------------------
+    def _connect(self, read_only: bool, *, upgrading: bool = False) -> duckdb.DuckDBPyConnection:
+        """``duckdb.connect``, its errors turned into ones that name the file and the remedy."""
+        try:
+            return duckdb.connect(self.path, read_only=read_only)
+        except duckdb.Error as e:
+            msg = _first_line(e)
+            low = msg.lower()
+            if isinstance(e, duckdb.IOException) and (
+                "could not set lock" in low or "conflicting lock" in low
+            ):
                 raise StoreBusyError(
                     "store is in use by another process; retry when it ends", source=self.path
                 ) from None
-            if "not a valid duckdb database" in msg.lower():
+            if "not a valid duckdb database" in low:
                 # the user pointed --store at some other file: their input, not our failure
-                raise InputError(
+                raise StoreRefusedError(
                     "not a realimpact store (not a DuckDB file)", source=self.path
                 ) from None
+            if "trying to read a database file with version number" in low:
+                raise StoreRefusedError(
+                    f"store file is in a storage format this DuckDB"
+                    f" ({duckdb.__version__}) cannot read (DuckDB: {msg})",
+                    source=self.path,
+                ) from None
+            if _is_damage(e, reading_stored=True):
+                raise self._damaged(msg) from None
+            if isinstance(e, duckdb.IOException) and any(w in low for w in _ACCESS_WORDS):
+                why = "needs upgrading to this version's schema but " if upgrading else ""
+                raise StoreAccessError(
+                    f"store {why}cannot be {'read' if read_only else 'opened for writing'}"
+                    f" (DuckDB: {msg})",
+                    source=self.path,
+                ) from None
             raise StoreError(f"{self.path}: cannot open store ({msg})") from None
+
+    def _probe_before_recovery(self) -> None:
+        """Check a file with a .wal beside it read-only first: a writable open replays the
+        .wal into the file, which would change someone else's file before it is refused.
+
+        Skipped when this process has the store open already (DuckDB then refuses a
+        second open with other settings): it was checked when that open was made.
+        """
+        try:
+            con = duckdb.connect(self.path, read_only=True)
+        except duckdb.Error:
+            return  # open here already, or an error the writable open reports the same way
+        try:
+            self._guard(lambda: migrations.check_store(con, self.path))
+        finally:
+            con.close()
+
+    def _damaged(self, why: str, *, duckdb_says: bool = True) -> StoreDamagedError:
+        """The refusal of a damaged file; ``why`` is DuckDB's first line, or our own finding."""
+        why = f"DuckDB: {why}" if duckdb_says else why
+        return StoreDamagedError(
+            f"store file is damaged or truncated ({why}); restore it from a backup",
+            source=self.path,
+        )
+
+    def _translate(self, e: duckdb.Error, *, reading_stored: bool = False) -> Exception | None:
+        """The realimpact error a DuckDB error on this store stands for, or None to re-raise it."""
+        if _is_damage(e, reading_stored=reading_stored):
+            return self._damaged(_first_line(e))
+        if isinstance(e, duckdb.IOException | duckdb.TransactionException):
+            # a commit fails as a TransactionException when the .wal cannot be written
+            msg = _first_line(e)
+            if any(w in msg.lower() for w in _ACCESS_WORDS):
+                return StoreAccessError(f"cannot write the store (DuckDB: {msg})", source=self.path)
+        return None
+
+    def _guard(self, fn: Any, *, reading_stored: bool = False) -> Any:
+        """Call ``fn`` (work on the raw connection) with DuckDB's storage errors made ours."""
+        try:
+            return fn()
         except duckdb.Error as e:
-            raise StoreError(
-                f"{self.path}: not a realimpact store ({str(e).splitlines()[0]})"
-            ) from None
-        self.read_only = read_only
-        if read_only:
-            if migrations.pending(self.con):
-                self.con.close()
-                self.con = duckdb.connect(self.path)
-                self.read_only = False
-                migrations.apply_pending(self.con)
-        else:
-            migrations.apply_pending(self.con)
+            mapped = self._translate(e, reading_stored=reading_stored)
+            if mapped is None:
+                raise
+            raise mapped from e
+
+    def _check_size(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Refuse a file shorter than its own header says: it was cut (a partial copy).
+
+        DuckDB itself notices only when it reads a missing block, which may be
+        never for a read that does not need it, or too late for a write. Skipped
+        when a .wal is beside the file: replaying it may add blocks not yet in
+        the file, which is DuckDB's normal recovery after a killed process.
+        """
+        block_size, total_blocks = con.execute(
+            "SELECT block_size, total_blocks FROM pragma_database_size()"
+        ).fetchone()
+        want = _HEADER_BYTES + int(block_size) * int(total_blocks)
+        have = os.path.getsize(self.path)
+        if have < want:
+            raise self._damaged(
+                f"it is {have:,} bytes but its header describes {want:,}", duckdb_says=False
+            )
+
+    @staticmethod
+    def _has_data(con: duckdb.DuckDBPyConnection) -> bool:
+        return bool(migrations.user_objects(con))
+
+    def _verify(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Read every stored value once, so damage anywhere surfaces before a write.
+
+        DuckDB checks a block's checksum only when it reads the block, and a
+        write (an ingest appends; a migration adds tables) reads few of them: a
+        write into a damaged store would succeed, and later writes would bury
+        the damage under new data. Hashing every column reads every block a
+        table uses (count() would not: DuckDB answers it from metadata). About
+        half a second per 5 million crime rows.
+        """
+        tables = con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables()"
+            " WHERE database_name = current_database() AND NOT internal AND NOT temporary"
+        ).fetchall()
+        for schema, table in tables:
+            qualified = f"{_quote(schema)}.{_quote(table)}"
+            self._guard(
+                lambda q=qualified: con.execute(
+                    f"SELECT bit_xor(hash(COLUMNS(*))) FROM {q}"
+                ).fetchall(),
+                reading_stored=True,
+            )
+        self._verified = True
+
+    def verify(self) -> None:
+        """Read every stored value; StoreDamagedError naming the file if any block is damaged."""
+        self._verify(self.con._obj)
 
     # -- lifecycle ---------------------------------------------------------
     def close(self) -> None:
@@ -127,7 +367,14 @@ class Store:
     # -- writing -----------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """All-or-nothing block; anything raised inside rolls the whole block back."""
+        """All-or-nothing block; anything raised inside rolls the whole block back.
+
+        The first write of an open store reads every stored value first
+        (:meth:`verify`), so a damaged store is refused unchanged rather than
+        written to.
+        """
+        if not self._verified:
+            self.verify()
         self.con.execute("BEGIN TRANSACTION")
         try:
             yield self.con

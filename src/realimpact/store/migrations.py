@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 import duckdb
 
+from realimpact.errors import StoreRefusedError
+
 Migration = tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]
 
 _RECORD_COMMON = """
@@ -400,4 +402,110 @@ def pending(con: duckdb.DuckDBPyConnection) -> list[int]:
         done = {r[0] for r in con.execute("SELECT id FROM _migrations").fetchall()}
     except duckdb.CatalogException:
         done = set()
+    return [m[0] for m in MIGRATIONS if m[0] not in done]
+
+
+# How many of a foreign file's objects its refusal names before "and N more".
+_NAMED_OBJECTS = 8
+
+
+def _qualified(schema: str, name: str) -> str:
+    return name if schema == "main" else f"{schema}.{name}"
+
+
+def user_objects(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(kind, name) of everything a user created in the open file, sorted.
+
+    Sequences and macros count as well as tables and views: a file holding only
+    a sequence named ``source_file_ids`` is not empty, and migrating it would
+    fail half-way.
+    """
+    db = "database_name = current_database() AND NOT temporary"
+    rows = con.execute(
+        f"""
+        SELECT 'table', schema_name, table_name FROM duckdb_tables() WHERE {db} AND NOT internal
+        UNION ALL
+        SELECT 'view', schema_name, view_name FROM duckdb_views() WHERE {db} AND NOT internal
+        UNION ALL
+        SELECT 'sequence', schema_name, sequence_name FROM duckdb_sequences() WHERE {db}
+        UNION ALL
+        SELECT DISTINCT 'macro', schema_name, function_name FROM duckdb_functions()
+            WHERE database_name = current_database() AND NOT internal
+            AND function_type IN ('macro', 'table_macro')
+        ORDER BY 1, 2, 3
+        """
+    ).fetchall()
+    return [(kind, _qualified(schema, name)) for kind, schema, name in rows]
+
+
+def _describe(objects: list[tuple[str, str]]) -> str:
+    """'tables a, b, c' / 'tables a, b and sequence s', at most a few names in all."""
+    by_kind: dict[str, list[str]] = {}
+    for kind, name in objects:
+        by_kind.setdefault(kind, []).append(name)
+    parts, named = [], 0
+    for kind in ("table", "view", "sequence", "macro"):
+        names = by_kind.get(kind, [])
+        if not names:
+            continue
+        shown = names[: max(_NAMED_OBJECTS - named, 1)]
+        named += len(shown)
+        more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
+        parts.append(f"{kind}{'s' if len(names) > 1 else ''} {', '.join(shown)}{more}")
+    return "; ".join(parts)
+
+
+def check_store(con: duckdb.DuckDBPyConnection, source: str) -> list[int]:
+    """The migrations the open file still needs; refuse a file that is not ours to change.
+
+    Runs before anything is written, so a refused file is left byte for byte as
+    it was:
+
+    - a DuckDB file holding anything, but no realimpact schema record, belongs
+      to someone else: migrating it would mix our tables into theirs (or fail on
+      a ``crimes`` table of their own);
+    - a store recording a migration this version does not know was made by a
+      newer realimpact: this version cannot know what its schema means, so it
+      neither reads nor migrates it.
+
+    A file with nothing in it (a new store) needs every migration.
+    """
+    objects = user_objects(con)
+    own = ("table", "_migrations") in objects
+    others = [o for o in objects if o != ("table", "_migrations")]
+    if not own:
+        if others:
+            raise StoreRefusedError(
+                f"not a realimpact store: it holds {_describe(others)} and no realimpact"
+                " schema version; use a new --store path",
+                source=source,
+            )
+        return [m[0] for m in MIGRATIONS]
+    try:
+        rows = con.execute("SELECT id, name FROM _migrations ORDER BY id").fetchall()
+    except (duckdb.BinderException, duckdb.ConversionException):
+        rows = None  # someone else's _migrations table, with other columns
+    known = {mid: name for mid, name, _ in MIGRATIONS}
+    if (
+        rows is None
+        or (not rows and others)
+        or any(mid in known and name != known[mid] for mid, name in rows)
+    ):
+        raise StoreRefusedError(
+            f"not a realimpact store: it holds {_describe(objects)} and its _migrations table"
+            " is not realimpact's schema version; use a new --store path",
+            source=source,
+        )
+    unknown = [(mid, name) for mid, name in rows if mid not in known]
+    if unknown:
+        latest, newest = max(known), max(mid for mid, _ in rows)
+        if newest > latest:
+            why = f"schema {newest}, this version knows up to {latest}"
+        else:
+            names = ", ".join(f"{mid} {name!r}" for mid, name in unknown)
+            why = f"schema {newest} includes migrations this version does not know: {names}"
+        raise StoreRefusedError(
+            f"made by a newer realimpact ({why}): upgrade realimpact", source=source
+        )
+    done = {mid for mid, _ in rows}
     return [m[0] for m in MIGRATIONS if m[0] not in done]
