@@ -440,6 +440,26 @@ def test_city_of_london_shared_outputs_do_not_leak(col_runs, audience):
     _no_identifiers(col_runs[audience])
 
 
+def test_a_small_buffer_withholds_displacement_not_the_main_result(col_runs):
+    """Drugs: the buffer's follow-up total (11) is withheld, the target and control are not.
+
+    The verdict rests on the WDD's local part (target against control), so partners
+    still read that drugs crime fell; only what involves the buffer goes.
+    """
+    ana = next(i for i in _load(col_runs["analyst"])["indicators"] if i["id"] == "drugs-crime")
+    res = _load(col_runs["partner"])
+    drugs = next(i for i in res["indicators"] if i["id"] == "drugs-crime")
+    assert drugs["buffer"]["after"] is None and drugs["target"]["after"] is not None
+    v, va = drugs["verdict"], ana["verdict"]
+    assert (v["change"], v["estimate"], v["ci_low"]) == (va["change"], va["estimate"], va["ci_low"])
+    assert v["displacement"] is None and "displacement" in v["suppressed"]
+    wdd = drugs["wdd"]
+    assert wdd["estimate"] is None and wdd["n"] is None
+    assert wdd["extra"]["displacement_estimate"] is None
+    assert wdd["extra"]["local_estimate"] == ana["wdd"]["extra"]["local_estimate"]
+    assert all(drugs["wdq"][k] is None for k in ("success_measure", "buffer_measure"))
+
+
 @pytest.mark.parametrize("audience", ["partner", "public"])
 def test_demo_shared_outputs_do_not_leak(demo_runs, audience):
     res = _load(demo_runs[audience])

@@ -20,6 +20,10 @@ _EXPORTS: dict[str, str] = {
     "RejectedFileError": "realimpact.errors",
     "ValidationError": "realimpact.errors",
     "StoreError": "realimpact.errors",
+    "StoreBusyError": "realimpact.errors",
+    "StoreRefusedError": "realimpact.errors",
+    "StoreDamagedError": "realimpact.errors",
+    "StoreAccessError": "realimpact.errors",
     # store
     "Store": "realimpact.store",
     "open_store": "realimpact.store",

@@ -334,9 +334,13 @@ def withhold_block(blk: dict[str, Any], counts: Counter) -> None:
 
 def _derived(ind: dict[str, Any], inds: list[dict[str, Any]], counts: Counter) -> None:
     totals = _any_total(ind)
+    # The WDD's local part (target against control) is the verdict's estimate
+    # and needs only the target and control totals: a small buffer withholds
+    # the displacement part alone, not the operation's main result.
+    local = _any_total(ind, ("target", "control"))
     hide = {
         "wdq": totals,
-        "wdd": totals,
+        "wdd": local,
         "did": _any_total(ind, ("target", "control")) or _any_month(ind, ("target", "control")),
         "its": _any_total(ind, ("target",)) or _any_month(ind, ("target",)),
     }
@@ -344,6 +348,8 @@ def _derived(ind: dict[str, Any], inds: list[dict[str, Any]], counts: Counter) -
     for blk, yes in hide.items():
         if yes and isinstance(ind.get(blk), dict):
             withhold_block(ind[blk], counts)
+    if totals and not local and isinstance(ind.get("wdd"), dict):
+        _withhold_wdd_displacement(ind["wdd"], counts)
     v = ind.get("verdict")
     if isinstance(v, dict):
         _verdict(v, hide, _any_total(ind, ("buffer", "control")), counts)
@@ -370,6 +376,24 @@ def _derived(ind: dict[str, Any], inds: list[dict[str, Any]], counts: Counter) -
                     ys[i] = None
                 if idx:
                     series[f"{role}_suppressed"] = idx
+
+
+# WDD figures that include the buffer; local_estimate/local_se (target against
+# control) and the dispersion factor stay
+WDD_BUFFER_FIELDS = ("estimate", "se", "ci_low", "ci_high", "p", "n", "poisson")
+WDD_BUFFER_EXTRA = (
+    "z", "displacement_estimate", "displacement_se", "over_follow_up", "over_follow_up_se",
+    "poisson",
+)  # fmt: skip
+
+
+def _withhold_wdd_displacement(blk: dict[str, Any], counts: Counter) -> None:
+    for obj, fields in ((blk, WDD_BUFFER_FIELDS), (blk.get("extra"), WDD_BUFFER_EXTRA)):
+        if isinstance(obj, dict):
+            for k in fields:
+                if obj.get(k) is not None:
+                    counts["derived"] += 1
+                withhold(obj, k)
 
 
 def _verdict(v: dict[str, Any], hide: dict[str, bool], disp_hidden: bool, counts: Counter) -> None:
