@@ -161,10 +161,14 @@ def test_kde_cli_reports_bandwidth_and_cell(store_file, tmp_path):
                       "--bandwidth", "150", "--audience", "partner",
                       "--out", str(tmp_path / "p.asc"), "--json"))  # fmt: skip
     assert part["audience"] == "partner" and "partner view" in part["notes"][-1]
-    hidden = int(part["notes"][-1].split("partner view: ")[1].split(" cells")[0].replace(",", ""))
-    assert hidden > 0  # with a 150 m bandwidth many Drugs offences stand alone
+    # drawn from 200 m cells (the --cell, above the 100 m minimum) with a bandwidth raised to 200 m
+    assert part["support_cell_m"] == 200 and part["bandwidth_m"] == 200
+    assert part["disclosure"]["withheld"]["primary"] > 0  # many 200 m cells hold 1-4 offences
+    assert part["n_points"] is None and {"n_points", "total_weight"} <= set(part["suppressed"])
     grid = np.loadtxt(tmp_path / "p.asc", skiprows=6)
     assert grid.max() == pytest.approx(part["max_density_per_km2"], rel=1e-6)
+    man = json.loads((tmp_path / "manifest.json").read_text())
+    assert man["audience"] == "partner" and man["files"] == ["p.asc"]
 
 
 def test_emerging_cli_runs_and_rejects_a_month_without_data(store_file, tmp_path):
@@ -225,10 +229,15 @@ def test_gi_partner_output_has_classes_but_no_small_counts_or_z(store_file, tmp_
     small = (fa["count"] > 0) & (fa["count"] < 5)
     assert small.any() and (~small & (fa["count"] >= 5)).any()
     assert fp["suppressed"].tolist() == small.tolist()
-    assert fp.loc[small, ["count", "value"]].isna().all().all()
-    np.testing.assert_array_equal(fp.loc[~small, "value"], fa.loc[~small, "value"])
-    # harm-weighted values: the value is weight x count for one crime type
-    assert (fa.loc[fa["count"] > 0, "value"] > 0).all()
+    assert fp.loc[small, "count"].isna().all()
+    np.testing.assert_array_equal(fp.loc[~small, "count"], fa.loc[~small, "count"])
+    # harm-weighted values are not shared: beside the count they split into per-type counts
+    assert (fa.loc[fa["count"] > 0, "value"] > 0).all() and "value" not in fp.columns
+    assert "name" not in fp.columns  # grid cells have no names worth sharing
     assert p["audience"] == "partner" and p["value_total"] is None
-    assert all("gi_z" not in r and (r["value"] is None) == r["suppressed"] for r in p["top_hot"])
+    assert "value_total" in p["suppressed"]
+    assert all("gi_z" not in r and (r["count"] is None) == ("count" in r.get("suppressed", []))
+               for r in p["top_hot"])  # fmt: skip
+    man = json.loads((tmp_path / "manifest.json").read_text())
+    assert man["product"] == "hotspots gi" and man["withheld"]["primary"] == int(small.sum())
     assert a["classes"] == p["classes"]

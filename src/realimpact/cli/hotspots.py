@@ -9,7 +9,6 @@ import typer
 
 from realimpact._progress import rich_progress
 from realimpact.cli._common import (
-    AudienceOpt,
     CrimeTypeOpt,
     ForceOpt,
     JsonOpt,
@@ -23,6 +22,7 @@ from realimpact.cli._common import (
     print_notes_and_outputs,
     progress_enabled,
 )
+from realimpact.disclosure.contract import withhold
 
 hotspots = typer.Typer(
     help="Where harm concentrates: Gi* hot spots, kernel density, emerging hot spots.",
@@ -58,6 +58,22 @@ InferenceOpt = Annotated[
     ),
 ]
 MapOpt = Annotated[Path | None, typer.Option("--map", help="Also draw a PNG map here.")]
+SharingConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--sharing-config",
+        help="YAML with profile overrides (threshold ...) and the sharing agreement fields"
+        " written to manifest.json (docs/sharing.md).",
+    ),
+]
+HotAudienceOpt = Annotated[
+    str,
+    typer.Option(
+        "--audience",
+        help="analyst | partner | public: what is safe to share (partner: counts below 5"
+        " blanked, classes only; public: below 10, rounded to 5). See docs/sharing.md.",
+    ),
+]
 AreasOutOpt = Annotated[
     Path | None, typer.Option("--out", help="Write areas: .geojson, .gpkg or .csv.")
 ]
@@ -99,6 +115,43 @@ def check_out_file(path: Path | None, option: str = "--out") -> None:
         raise InputError(f"{option} {path}: folder {path.parent} does not exist")
 
 
+def _layer_info(store: Any, layer: str) -> dict | None:
+    """The stored layer's kind and grid cell (None when there is no such layer yet)."""
+    from realimpact.store import using_store
+    from realimpact.store.areas import layer_info
+
+    with using_store(store) as st:
+        return layer_info(st, layer)
+
+
+def _sources(result: dict[str, Any]) -> dict[str, Any]:
+    """What the manifest says of the data: source, crime types, months, force (no paths)."""
+    months = result.get("periods")
+    return {
+        "data": ["police_uk"],
+        "crime_types": result.get("crime_types"),
+        "months": (
+            {"from": months[0], "to": months[-1]}
+            if months
+            else {"from": result.get("period_from"), "to": result.get("period_to")}
+        ),
+        "force": result.get("force"),
+        "layer": result.get("layer"),
+    }
+
+
+def _share(result: dict[str, Any], profile: Any, counts: Any, product: str) -> None:
+    """Add the manifest to ``result`` and write one beside every written file."""
+    from realimpact.hotspots.sharing import manifest, write_manifests
+
+    result["audience"] = profile.name
+    result["suppression_threshold"] = profile.threshold
+    m = manifest(profile, counts, product=product, sources=_sources(result))
+    result["disclosure"] = m
+    if result.get("outputs"):
+        result["outputs"]["manifest"] = write_manifests(m, result["outputs"])
+
+
 def _how(r: dict) -> str:
     """How the p-values were obtained, in words for the console and map notes."""
     if r["inference"] == "exact":
@@ -133,28 +186,35 @@ def gi(
     inference: InferenceOpt = "auto",
     out_path: AreasOutOpt = None,
     map_path: MapOpt = None,
-    audience: AudienceOpt = "analyst",
+    audience: HotAudienceOpt = "analyst",
+    sharing_config: SharingConfigOpt = None,
     force: ForceOpt = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Local Getis-Ord Gi* hot spots (harm-weighted with --weights), FDR-corrected.
 
-    With --audience partner it writes and prints only what is safe to share:
-    hot-spot classes, counts below 5 (and their harm values) blanked, no z-scores.
+    With --audience partner or public it writes and prints only what is safe to
+    share: hot-spot classes, counts below the threshold blanked (public: the rest
+    rounded), no z-scores or p-values, no harm-weighted values, and a
+    manifest.json beside every file written.
     """
-    from realimpact.disclosure.profiles import check_audience
+    from collections import Counter
+
     from realimpact.hotspots.export import write_areas
     from realimpact.hotspots.layers import hotspots_gi
     from realimpact.hotspots.maps import hotspot_map
+    from realimpact.hotspots.sharing import check_layer, get_profile, names_allowed
 
     with handle_errors(), rich_progress(progress_enabled()) as progress:
-        check_audience(audience)
+        profile = get_profile(audience, sharing_config)
         crime_type = clean_crime_types(crime_type)
         check_period_order(period_from, period_to, "--period-from", "--period-to")
         check_out_file(out_path)
         check_out_file(map_path, "--map")
-        partner = audience == "partner"
+        partner = profile.suppresses
+        info = _layer_info(store, layer) if partner else None
+        check_layer(profile, layer, info)
         res = hotspots_gi(
             store, layer, crime_types=crime_type, harm_weights=weights,
             period_from=period_from, period_to=period_to, contiguity=contiguity,
@@ -162,7 +222,12 @@ def gi(
             correction=correction, inference=inference, progress=progress, force=force,
         )  # fmt: skip
         frame = res.to_frame()
-        shared = res.partner_frame() if partner else frame
+        withheld: Counter = Counter()
+        shared = (
+            res.shared_frame(profile, names=names_allowed(profile, layer, info), counts=withheld)
+            if partner
+            else frame
+        )
         result: dict[str, Any] = res.summary()
         outputs = {}
         if out_path is not None:
@@ -176,15 +241,20 @@ def gi(
                                          values=frame["value"], shade=not partner)  # fmt: skip
         top = frame[frame["hotspot_class"].str.startswith("hot")].nlargest(10, "gi_z")
         if partner:
-            rows = shared.loc[top.index]
-            result["top_hot"] = [
-                {"area_id": str(r.area_id), "value": None if r.suppressed else float(r.value),
-                 "suppressed": bool(r.suppressed), "hotspot_class": r.hotspot_class}
-                for r in rows.itertuples()
-            ]  # fmt: skip
-            result["value_total"] = None  # with the shown values, it would give back the rest
-            result.update({k: shared.attrs[k] for k in
-                           ("audience", "suppression_threshold", "rows_suppressed")})  # fmt: skip
+            # the ten strongest hot spots, in area order: the z order would rank blanked counts
+            rows = shared.loc[sorted(top.index)]
+            result["top_hot"] = []
+            for r in rows.to_dict("records"):
+                row = {"area_id": str(r["area_id"]), "count": r["count"],
+                       "hotspot_class": r["hotspot_class"]}  # fmt: skip
+                if r["suppressed"]:
+                    withhold(row, "count", small=True)
+                else:
+                    row["count"] = int(row["count"])
+                result["top_hot"].append(row)
+            # with the shown values, the total would give back the blanked ones
+            withhold(result, "value_total")
+            result["rows_suppressed"] = int(shared["suppressed"].sum())
         else:
             result["top_hot"] = [
                 {"area_id": str(r.area_id), "value": float(r.value), "gi_z": float(r.gi_z),
@@ -192,6 +262,8 @@ def gi(
                 for r in top.itertuples()
             ]  # fmt: skip
         result["outputs"] = outputs
+        if partner:
+            _share(result, profile, withheld, "hotspots gi")
 
     def render(r: dict) -> None:
         out.print(
@@ -200,10 +272,10 @@ def gi(
             f"p: {_how(r)}, {r['correction']}"
         )
         out.print(_class_table(r["classes"], "areas per class"))
-        if r.get("audience") == "partner":
+        if r.get("audience", "analyst") != "analyst":
             out.print(
-                f"partner view: {r['rows_suppressed']:,} areas with counts below"
-                f" {r['suppression_threshold']} blanked; no z-scores or p-values"
+                f"{r['audience']} view: {r['rows_suppressed']:,} areas with counts below"
+                f" {r['suppression_threshold']} blanked; no z-scores, p-values or harm values"
             )
         print_notes_and_outputs(r)
 
@@ -226,40 +298,52 @@ def kde(
         Path | None, typer.Option("--out", help="Write the grid: .tif, .asc, .geojson or .gpkg.")
     ] = None,
     map_path: MapOpt = None,
-    audience: AudienceOpt = "analyst",
+    audience: HotAudienceOpt = "analyst",
+    sharing_config: SharingConfigOpt = None,
     force: ForceOpt = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Kernel density surface of crime points (harm-weighted with --weights).
 
-    With --audience partner, cells with fewer than 5 incidents within the
-    bandwidth are set to 0, so no lone incident shows as a bump.
+    With --audience partner or public the surface is drawn from incidents summed
+    into coarse cells (partner 100 m, public 500 m) with cells below the threshold
+    left out, with a bandwidth of at least 200 m (public 500 m): an exact surface
+    at police.uk's public snap points solves back to every location's count.
     """
+    from collections import Counter
+
     from realimpact.hotspots.export import write_density
     from realimpact.hotspots.layers import hotspots_kde
     from realimpact.hotspots.maps import density_map
+    from realimpact.hotspots.sharing import get_profile, kde_summary
 
     with handle_errors():
+        profile = get_profile(audience, sharing_config)
         crime_type = clean_crime_types(crime_type)
         check_period_order(period_from, period_to, "--period-from", "--period-to")
         check_out_file(out_path)
         check_out_file(map_path, "--map")
         k = hotspots_kde(
             store, crime_types=crime_type, harm_weights=weights, period_from=period_from,
-            period_to=period_to, cell=cell, bandwidth=bandwidth, kernel=kernel, audience=audience,
-            force=force,
+            period_to=period_to, cell=cell, bandwidth=bandwidth, kernel=kernel, profile=profile,
+            force=force, counts=(withheld := Counter()),
         )  # fmt: skip
-        result: dict[str, Any] = {**k.summary(), "harm_weights": weights, "audience": audience,
-                                  "outputs": {}}  # fmt: skip
+        result: dict[str, Any] = {**kde_summary(k.summary(), k), "harm_weights": weights,
+                                  "audience": audience, "crime_types": crime_type,
+                                  "period_from": period_from, "period_to": period_to,
+                                  "force": force, "outputs": {}}  # fmt: skip
         if out_path is not None:
             result["outputs"]["out"] = write_density(k, out_path)
         if map_path is not None:
             result["outputs"]["map"] = density_map(k, map_path, title="Kernel density")
+        if profile.suppresses:
+            _share(result, profile, withheld, "hotspots kde")
 
     def render(r: dict) -> None:
+        n = "a protected grid of" if r["n_points"] is None else f"{r['n_points']:,}"
         out.print(
-            f"{r['kernel']} KDE of {r['n_points']:,} points: bandwidth {r['bandwidth_m']:.0f} m "
+            f"{r['kernel']} KDE of {n} points: bandwidth {r['bandwidth_m']:.0f} m "
             f"({r['bandwidth_rule']}), cell {r['cell_m']:g} m, {r['rows']} x {r['columns']} cells,"
             f" max {r['max_density_per_km2']:.1f} {r['units']}"
         )
@@ -286,20 +370,38 @@ def emerging(
     alpha: Annotated[float, typer.Option("--alpha", help="Significance of a hot month.")] = 0.05,
     out_path: AreasOutOpt = None,
     map_path: MapOpt = None,
+    audience: HotAudienceOpt = "analyst",
+    sharing_config: SharingConfigOpt = None,
     force: ForceOpt = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Emerging hot spots: Gi* per month plus a Mann-Kendall trend, ESRI's categories."""
+    """Emerging hot spots: Gi* per month plus a Mann-Kendall trend, ESRI's categories.
+
+    With --audience partner or public: categories, final-month bins and the number
+    of hot/cold months only (a month's z-scores give its counts back), and a
+    manifest.json beside every file written.
+    """
+    from collections import Counter
+
     from realimpact.hotspots.export import write_areas
     from realimpact.hotspots.layers import hotspots_emerging
     from realimpact.hotspots.maps import hotspot_map
+    from realimpact.hotspots.sharing import (
+        check_layer,
+        emerging_frame,
+        get_profile,
+        names_allowed,
+    )
 
     with handle_errors(), rich_progress(progress_enabled()) as progress:
+        profile = get_profile(audience, sharing_config)
         crime_type = clean_crime_types(crime_type)
         check_period_order(period_from, period_to, "--period-from", "--period-to")
         check_out_file(out_path)
         check_out_file(map_path, "--map")
+        info = _layer_info(store, layer) if profile.suppresses else None
+        check_layer(profile, layer, info)
         eh, areas, params = hotspots_emerging(
             store, layer, crime_types=crime_type, harm_weights=weights,
             period_from=period_from, period_to=period_to, contiguity=contiguity,
@@ -310,6 +412,10 @@ def emerging(
         frame = eh.to_frame()
         frame.insert(1, "name", areas["name"].to_numpy())
         frame["geometry"] = areas["geometry"].to_numpy()
+        withheld: Counter = Counter()
+        frame = emerging_frame(
+            frame, profile, names=names_allowed(profile, layer, info), counts=withheld
+        )
         result: dict[str, Any] = {**params, **eh.summary(), "outputs": {}}
         if out_path is not None:
             result["outputs"]["out"] = write_areas(frame, out_path, layer="emerging")
@@ -319,6 +425,8 @@ def emerging(
                 title=f"Emerging hot spots - {layer} {params_period(eh)}",
                 note=f"Gi* per month ({correction}, alpha {alpha}) + Mann-Kendall",
             )  # fmt: skip
+        if profile.suppresses:
+            _share(result, profile, withheld, "hotspots emerging")
 
     def render(r: dict) -> None:
         out.print(

@@ -125,6 +125,9 @@ class KernelDensity:
     weighted: bool
     crs: str = "EPSG:27700"
     notes: list[str] = field(default_factory=list)
+    #: a shared surface (:mod:`realimpact.hotspots.sharing`): its audience and support grid
+    audience: str = "analyst"
+    support_cell: float | None = None
 
     @property
     def shape(self) -> tuple[int, int]:

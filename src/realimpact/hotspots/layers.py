@@ -145,22 +145,31 @@ class GiLayerResult:
         return f
 
     def partner_frame(self, threshold: int = 5) -> pd.DataFrame:
-        """The areas fit to share: classes kept, counts below ``threshold`` blanked.
+        """The areas fit for partners (:func:`realimpact.hotspots.sharing.gi_frame`).
 
-        z-scores and p-values are dropped: with the neighbours' values shown,
-        an area's Gi* z would give back its own blanked value.
+        Classes and counts of at least ``threshold`` are kept; z-scores and
+        p-values are dropped (with the neighbours' values shown, an area's Gi*
+        z gives back its own blanked value), and so are harm-weighted values
+        (they split back into per-type counts with the public weights).
         """
-        from realimpact.disclosure.tables import partner_frame
+        import dataclasses
+
+        from realimpact.hotspots.sharing import get_profile as _profile
+        from realimpact.hotspots.sharing import names_allowed
 
         if self.count is None:
             raise ValueError("partner output needs the record count per area")
-        return partner_frame(
-            self.to_frame(),
-            counts=["count"],
-            guarded={"value": "count"},
-            drop=["gi_z", "p_sim", "p_norm", "p_adjusted"],
-            threshold=threshold,
-        )
+        prof = dataclasses.replace(_profile("partner"), threshold=threshold)
+        return self.shared_frame(prof, names=names_allowed(prof, self.params["layer"], None))
+
+    def shared_frame(self, profile: Any, *, names: bool, counts: Any = None) -> pd.DataFrame:
+        """The areas fit for ``profile``'s audience; ``counts`` collects what was withheld."""
+        from realimpact.hotspots.sharing import gi_frame
+
+        return gi_frame(
+            self.to_frame(), profile, harm_weighted=self.params.get("harm_weights") is not None,
+            names=names, counts=counts,
+        )  # fmt: skip
 
     def summary(self) -> dict[str, Any]:
         return {**self.params, **self.gi.summary(), "notes": [*self.notes, *self.gi.notes]}
@@ -429,19 +438,25 @@ def hotspots_kde(
     kernel: str = "quartic",
     audience: str = "analyst",
     force: str | None = None,
+    profile: Any = None,
+    counts: Any = None,
 ) -> Any:
     """Kernel density of (harm-weighted) crime points -> KernelDensity.
 
-    ``audience='partner'`` sets to 0 every cell with fewer than 5 incidents
-    within one bandwidth (:func:`realimpact.hotspots.kde.suppress_sparse_cells`).
+    For a shared audience (``audience`` partner or public, or a ``profile``
+    from :func:`realimpact.hotspots.sharing.get_profile`) the surface is drawn
+    from a protected support grid (:func:`realimpact.hotspots.sharing.shared_density`):
+    an exact surface at the public snap points solves back to every location's
+    count. ``counts`` (a Counter) collects what was withheld, for the manifest.
     ``force`` keeps one force's points; with several forces that published
     different months only the months they share are used (``kd.notes``).
     """
-    from realimpact.disclosure.profiles import check_audience
-    from realimpact.hotspots.kde import kernel_density, suppress_sparse_cells
+    from realimpact.hotspots.kde import kernel_density
+    from realimpact.hotspots.sharing import get_profile, shared_density
     from realimpact.store.queries import record_points
 
-    check_audience(audience)
+    if profile is None:
+        profile = get_profile(audience)
     _check_period(period_from, period_to)
     _check_crime_types(crime_types)
     notes: list[str] = []
@@ -473,7 +488,10 @@ def hotspots_kde(
         _check_weights_cover(pts["crime_type"], weights_map)
         w = pts["crime_type"].map(weights_map).to_numpy(dtype=float)
     x, y = pts["easting"].to_numpy(dtype=float), pts["northing"].to_numpy(dtype=float)
-    kd = kernel_density(x, y, w, cell=cell, bandwidth=bandwidth, kernel=kernel)
-    kd = suppress_sparse_cells(kd, x, y) if audience == "partner" else kd
+    if profile.suppresses:
+        kd = shared_density(x, y, w, profile, cell=cell, bandwidth=bandwidth, kernel=kernel,
+                            counts=counts)  # fmt: skip
+    else:
+        kd = kernel_density(x, y, w, cell=cell, bandwidth=bandwidth, kernel=kernel)
     kd.notes[:0] = notes
     return kd
