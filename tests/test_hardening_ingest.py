@@ -468,6 +468,39 @@ def test_street_months_outside_sane_years_are_quarantined(tmp_path):
     assert months == {"2020-05"}
 
 
+def test_header_only_file_without_final_line_break_ingests_no_rows(tmp_path):
+    """Found by the fuzzer: pyarrow could not skip a header with no line break after it."""
+    f = tmp_path / "header.csv"
+    f.write_bytes(STREET.read_bytes().split(b"\n", 1)[0])
+    rc, res, _ = cli(tmp_path / "s.duckdb", f)
+    assert rc == 0
+    (r,) = res["files"]
+    assert (r["status"], r["rows_read"]) == ("ingested", 0)
+
+
+def test_stray_quote_in_an_unquoted_value_beside_a_blank_line_keeps_every_row(tmp_path):
+    """Found by the fuzzer: 'Dur"ham' made the quote count see a quoted line break, and
+    pandas (skipping the whitespace-only line) agreed on the row count, so a row was lost
+    and the lines shifted."""
+    head, rest = STREET.read_bytes().split(b"\n", 1)
+    rows = rest.split(b"\n")[:2]
+    rows[0] = rows[0].replace(b"City of London Police,", b'City of "London Police,', 1)
+    data = b"\n".join([head, b"   ", *rows]) + b"\n"
+    f = tmp_path / "stray.csv"
+    f.write_bytes(data)
+    store = tmp_path / "s.duckdb"
+    rc, res, _ = cli(store, f)
+    assert rc == 0
+    (r,) = res["files"]
+    assert (r["rows_read"], r["rows_inserted"], r["rows_quarantined"]) == (3, 2, 1)
+    assert [(line, reason) for _, line, _, reason in quarantine(store)] == [(2, "blank line")]
+    st = open_store(store, read_only=True)
+    try:
+        assert sorted(x for (x,) in st.con.execute("SELECT line FROM crimes").fetchall()) == [3, 4]
+    finally:
+        st.close()
+
+
 # -- everything at once -------------------------------------------------------------
 
 
