@@ -169,6 +169,14 @@ def index(
         typer.Option("--map", help="Also draw a PNG map of the last period (needs boundaries)."),
     ] = None,
     force: ForceOpt = None,
+    sharing_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--sharing-config",
+            help="YAML with profile overrides (threshold ...) and the sharing agreement"
+            " fields written to manifest.json (docs/sharing.md).",
+        ),
+    ] = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -176,21 +184,30 @@ def index(
 
     Per area and period: counts by crime type, harm-weighted total, rate per
     1,000 residents (when a population is loaded) and rank. With --audience
-    partner, counts below 5 and what would reveal them are blanked and the
-    per-type counts are left out. Months a force did not publish are absent,
+    partner or public (docs/sharing.md), crime-type counts below the threshold
+    are replaced by fixed stand-ins before anything is summed, rows below it
+    are blanked and unranked, harm is rounded (or banded when one small type
+    dominates it), per-type counts are left out, and --out/--map files get a
+    manifest.json beside them. Months a force did not publish are absent,
     never zero; quarters and years built from fewer months are marked.
     """
     from realimpact.cli.hotspots import check_out_file, check_period_order, clean_crime_types
     from realimpact.csv_safe import write_csv
-    from realimpact.disclosure.profiles import check_audience
+    from realimpact.disclosure.profiles import AUDIENCES, check_audience, get_profile
     from realimpact.errors import InputError
-    from realimpact.harm.index import harm_index, index_to_dict, partner_index
+    from realimpact.harm.index import index_to_dict
     from realimpact.harm.sensitivity import compare_weights as compare
+    from realimpact.harm.sharing import shared_harm_index
     from realimpact.hotspots.maps import check_map_path
     from realimpact.store import open_store
 
     with handle_errors():
-        check_audience(audience)
+        check_audience(audience, AUDIENCES)
+        profile = get_profile(audience, sharing_config)
+        if compare_weights and profile.suppresses:
+            raise InputError(
+                f"--compare-weights: rank agreement is for analysts (--audience {audience})"
+            )
         crime_type = clean_crime_types(crime_type)
         check_period_order(month_from, month_to, "--from", "--to")
         check_out_file(out_file)
@@ -225,8 +242,9 @@ def index(
                 )
                 emit(result, json, _render_compare)
                 return
-            df = harm_index(
+            df = shared_harm_index(
                 st,
+                profile,
                 layer=layer,
                 period=period,
                 weights=weights,
@@ -238,24 +256,33 @@ def index(
                 progress=progress,
                 force=force,
             )
-            if audience == "partner":
-                df = partner_index(df)
             if map_path is not None:
                 from realimpact.harm.maps import harm_map
                 from realimpact.store.queries import load_layer
 
                 drawn = harm_map(df, load_layer(st, layer), map_path)
+                _manifest_beside(df, map_path)
                 err.print(f"map of {drawn['period']}: {esc(drawn['path'])}")
     if out_file is not None:
         shown = df if top is None else df[df["rank"] <= top]
         with handle_errors():
             write_csv(shown, out_file)  # names from boundary files cannot run as formulas
+            _manifest_beside(df, out_file)
         err.print(f"wrote {len(shown):,} rows to {out_file}")
         return
     if json:
         print_json(index_to_dict(df, top))
         return
     _render_index(df, top or 10)
+
+
+def _manifest_beside(df: Any, path: Path) -> None:
+    """A shared file never leaves without its manifest.json (docs/sharing.md)."""
+    manifest = df.attrs.get("disclosure")
+    if manifest:
+        from realimpact.disclosure.manifest import write_manifest
+
+        write_manifest(manifest, Path(path).parent)
 
 
 def _compare_force(
@@ -297,6 +324,8 @@ def _render_index(df: Any, top: int) -> None:
         for r in g[g["rank"] <= top].sort_values(["rank", "area_id"]).itertuples():
             area = f"{r.area_id} {r.name}" if getattr(r, "name", None) else r.area_id
             row = [str(int(r.rank)), area, f"{int(r.count):,}", f"{r.harm:,.1f}"]
+            if a.get("audience") in ("partner", "public"):
+                row[3] = f"{r.harm:,.0f}"  # rounded for a shared audience: no false precision
             if rate:
                 v = r.harm_per_1000
                 row.append("-" if v != v else f"{v:,.1f}")
@@ -309,10 +338,14 @@ def _render_index(df: Any, top: int) -> None:
         out.print(
             f"population: {p['areas_matched']:,} of {p['areas']:,} areas matched ({esc(p['source'])})"
         )
-    if a.get("audience") == "partner":
+    if a.get("audience") in ("partner", "public"):
+        w = (a.get("disclosure") or {}).get("withheld") or {}
         out.print(
-            f"partner view: {a['rows_suppressed']:,} area-periods with counts below"
-            f" {a['suppression_threshold']} blanked (harm and rank too); per-type counts omitted"
+            f"{a['audience']} view: crime-type counts below {a['suppression_threshold']} replaced"
+            f" by fixed stand-ins ({w.get('perturbed', 0):,}); {w.get('primary', 0):,}"
+            f" area-periods below {a['suppression_threshold']} blanked and unranked;"
+            f" {a.get('rows_dominated', 0):,} shown only as a harm band (one small type"
+            " dominates); per-type counts omitted (docs/sharing.md)"
         )
 
 

@@ -453,29 +453,19 @@ def _population_report(out: pd.DataFrame, pop_info: dict | None) -> dict[str, An
 
 
 def partner_index(df: pd.DataFrame, threshold: int = 5) -> pd.DataFrame:
-    """The harm index fit to share with partners (docs/architecture.md conventions).
+    """The harm index fit to share with partners: :func:`realimpact.harm.sharing.partner_index`.
 
-    Counts below ``threshold`` are blanked, and with them the harm, rates and
-    rank of that area and period: with public weights, the harm of one or two
-    crimes names their type. The per-type columns are dropped, because with
-    the total shown a reader could recover any blanked type by subtraction.
-    Partner indicator columns are counts too and are blanked on their own.
+    Kept here for callers of the old name; the rules (stand-ins for small
+    type counts, withheld rows, dominance bands, ranks of shown rows only)
+    are in :mod:`realimpact.harm.sharing`.
     """
-    from realimpact.disclosure.tables import partner_frame
+    from realimpact.harm.sharing import partner_index as _partner
 
-    partner_cols = [c for c in df.columns if str(c).startswith("partner:")]
-    derived = ("harm", "harm_per_1000", "count_per_1000", "rank")
-    return partner_frame(
-        df,
-        counts=["count", *partner_cols],
-        guarded={c: "count" for c in derived},
-        drop=[c for c in CRIME_TYPES if c in df.columns],
-        threshold=threshold,
-    )
+    return _partner(df, threshold)
 
 
 def index_to_dict(df: pd.DataFrame, top: int | None = None) -> dict[str, Any]:
     """JSON shape of ``harm index``: metadata plus one object per area and period."""
     rows = df if top is None else df[df["rank"] <= top]
-    rows = rows.sort_values(["period", "rank", "area_id"])
+    rows = rows.sort_values(["period", "rank", "area_id"], na_position="last")
     return {**df.attrs, "rows_total": len(df), "rows": rows.to_dict(orient="records")}

@@ -34,12 +34,18 @@ def harm_map(
     period = period or periods[-1]
     rows = index[index["period"] == period]
     merged = areas[["area_id", "geometry"]].merge(rows, on="area_id", how="left")
-    partner = index.attrs.get("audience") == "partner"
+    partner = index.attrs.get("audience") in ("partner", "public")
     weights = index.attrs.get("weights") or {}
     note = (
         f"harm in {weights.get('unit', '?')}; five quantile classes of the areas with harm;"
         f" {len(merged):,} areas; no basemap"
-        + ("; partner view: areas with fewer than 5 records not shown" if partner else "")
+        + (
+            f"; {index.attrs.get('audience')} view: areas below"
+            f" {index.attrs.get('suppression_threshold', 5)} records or with a dominated harm"
+            " not shown"
+            if partner
+            else ""
+        )
     )
     result = choropleth_map(
         merged["geometry"],
