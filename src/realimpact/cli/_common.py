@@ -154,7 +154,8 @@ AudienceOpt = Annotated[
     typer.Option(
         "--audience",
         help="analyst | partner | public (partner: counts below 5 and what would give them"
-        " back withheld; public: below 10, rounded to 5; `evaluate` only). See docs/sharing.md.",
+        " back withheld; public: below 10, rounded to 5). Each shared file gets a"
+        " manifest.json. See docs/sharing.md.",
     ),
 ]
 
