@@ -53,6 +53,8 @@ for _name in (
     "evaluate",
     "simulate",
     "demo",
+    "users",
+    "serve",
 ):
     try:
         _mod = __import__(f"realimpact.cli.{_name}", fromlist=["register"])

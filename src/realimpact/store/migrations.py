@@ -365,11 +365,60 @@ def _m011_harm_cache(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m030_web(con: duckdb.DuckDBPyConnection) -> None:
+    """Web app (``realimpact serve``): accounts, server-side sessions, the audit log.
+
+    The secret that signs session and CSRF cookies is made here, once per
+    store, so sessions survive a restart of the server and two stores never
+    share one.
+    """
+    import secrets
+
+    con.execute(
+        """
+        CREATE TABLE web_users (
+            name          VARCHAR PRIMARY KEY,
+            role          VARCHAR NOT NULL,      -- analyst | partner | admin
+            password_hash VARCHAR NOT NULL,      -- 'scrypt$n=..,r=..,p=..$salt$hash' (base64)
+            created_at    TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            disabled      BOOLEAN NOT NULL DEFAULT false,
+            removed_at    TIMESTAMP               -- set by `users remove` (hash erased)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE web_sessions (
+            token_hash VARCHAR PRIMARY KEY,      -- sha256 of the cookie token, never the token
+            user_name  VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            expires_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE audit_log (
+            logged_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            user_name VARCHAR,                   -- NULL: anonymous (public page)
+            role      VARCHAR,
+            action    VARCHAR NOT NULL,          -- view | export | login | login_failed | logout
+            object    VARCHAR NOT NULL,          -- route and its parameters
+            audience  VARCHAR,                   -- disclosure profile applied
+            remote    VARCHAR                    -- client address as the server saw it
+        )
+        """
+    )
+    con.execute("CREATE TABLE web_secrets (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+    con.execute("INSERT INTO web_secrets VALUES ('signing', ?)", [secrets.token_urlsafe(48)])
+
+
 MIGRATIONS: list[Migration] = [
     (1, "initial", _m001_initial),
     (10, "harm", _m010_harm),
     (11, "harm_cache", _m011_harm_cache),
     (20, "markets", _m020_markets),
+    (30, "web", _m030_web),
 ]
 
 
