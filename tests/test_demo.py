@@ -33,7 +33,7 @@ def test_every_stage_ran(demo: dict) -> None:
     assert names[0].startswith("simulate") and names[-1].startswith("compare")
     assert [s for s in demo["steps"] if s["status"] != "done"] == []
     assert "✓ ingest" in demo["_stderr"]  # progress shown on stderr, stage by stage
-    for key in ("report", "partner_report", "results", "store"):
+    for key in ("report", "partner_report", "public_report", "results", "store"):
         assert Path(demo[key]).is_file(), key
     res = json.loads(Path(demo["results"]).read_text())
     assert res["plan_id"] == "op-synthton-clean-sweep"

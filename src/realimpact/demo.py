@@ -2,7 +2,12 @@
 
 simulate -> ingest -> harm index -> hot spots -> market ranking -> plan
 validation -> evaluation -> Results Analysis report, then the estimated
-effects set beside the true ones. Each stage calls the same library function
+effects set beside the true ones. Beside the analyst's ``report.html`` and
+``results.json`` the demo writes the versions a partnership and the public
+would be given, ``partner/`` and ``public/`` (each ``report.html``,
+``results.json`` and ``manifest.json``, made by the same
+:func:`realimpact.report.write_evaluation` a user calls with ``--audience``),
+so the first thing a new user sees is what each audience may be shown. Each stage calls the same library function
 a user would; stages whose package is not installed (or fails) are recorded
 as skipped with the reason, so the demo degrades instead of dying.
 
@@ -12,6 +17,7 @@ synthetic records must never mix with a user's real data.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -34,7 +40,9 @@ class DemoResult:
     Attributes
     ----------
     out_dir, store : folders and files used.
-    report, partner_report, results : paths of report.html, report-partner.html, results.json.
+    report, results : paths of the analyst's report.html and results.json.
+    partner_report, public_report : partner/report.html and public/report.html (each folder
+        also has its results.json and manifest.json: what was withheld, by rule).
     steps : [{name, status, seconds, summary}] in order.
     comparison : [{indicator, label, true_rr, estimate_rr, ci_low, ci_high, covered}] per
         outcome indicator with a known truth.
@@ -45,6 +53,7 @@ class DemoResult:
     store: Path
     report: Path | None = None
     partner_report: Path | None = None
+    public_report: Path | None = None
     results: Path | None = None
     steps: list[dict[str, Any]] = field(default_factory=list)
     comparison: list[dict[str, Any]] = field(default_factory=list)
@@ -56,6 +65,7 @@ class DemoResult:
             "store": str(self.store),
             "report": str(self.report) if self.report else None,
             "partner_report": str(self.partner_report) if self.partner_report else None,
+            "public_report": str(self.public_report) if self.public_report else None,
             "results": str(self.results) if self.results else None,
             "steps": self.steps,
             "comparison": self.comparison,
@@ -281,18 +291,27 @@ def _pipeline(
     st_.run("evaluate (WDQ, WDD, DiD, ITS, surveys, net harm)", evaluate)
 
     def report() -> str:
-        from realimpact.report import render_report, write_evaluation
+        from realimpact.report import write_evaluation
 
         results = ctx.get("results")
         if results is None:
             raise RuntimeError("no evaluation results to report")
-        extras = {"truth": truth}
+        extras = {"truth": truth}  # the analyst's page only: shared renders drop it
         files = write_evaluation(results, out, "analyst", extras=extras)
         res.results, res.report = Path(files["results"]), Path(files["report"])
-        res.partner_report = render_report(
-            results, out, "partner", filename="report-partner.html", extras=extras
+        withheld = {}
+        for audience in ("partner", "public"):
+            shared = write_evaluation(results, out / audience, audience, extras=extras)
+            setattr(res, f"{audience}_report", Path(shared["report"]))
+            w = json.loads(Path(shared["manifest"]).read_text("utf-8"))["withheld"]
+            withheld[audience] = sum(
+                w.get(k, 0) for k in ("primary", "secondary", "masked", "derived")
+            )
+        return (
+            f"results.json and {res.report.name} (analyst); partner/ and public/ with "
+            f"report.html, results.json, manifest.json ({withheld['partner']} and "
+            f"{withheld['public']} figures withheld)"
         )
-        return f"results.json, {res.report.name} (analyst) and {res.partner_report.name} (partner)"
 
     st_.run("write the Results Analysis report", report)
 

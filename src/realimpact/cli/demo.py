@@ -30,6 +30,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Simulate a city with known truth, ingest, map harm, rank markets, validate and
         evaluate an operation, write the Results Analysis report, and compare with the truth.
+
+        Beside the analyst's report.html and results.json it writes OUT/partner/ and
+        OUT/public/: the versions a partnership and the public may be given, each with its
+        report.html, results.json and manifest.json.
         """
         from realimpact.demo import run_demo
 
@@ -49,7 +53,15 @@ def register(app: typer.Typer) -> None:
 def _render(r: dict) -> None:
     out.print()
     out.print(f"[bold]Report:[/] {esc(r['report'])}")
-    out.print(f"[bold]Partner version:[/] {esc(r['partner_report'])}")
+    if r.get("partner_report"):
+        out.print(
+            f"[bold]Partner version:[/] {esc(r['partner_report'])}   "
+            f"[bold]Public version:[/] {esc(r.get('public_report'))}"
+        )
+        out.print(
+            "[dim]Each shared folder has its report.html, results.json and manifest.json "
+            "(what was withheld, by rule).[/]"
+        )
     out.print(f"[bold]Results:[/] {esc(r['results'])}   [bold]Store:[/] {esc(r['store'])}")
     if r["comparison"]:
         from rich.text import Text

@@ -9,6 +9,7 @@ import typer
 
 from realimpact._progress import rich_progress
 from realimpact.cli._common import (
+    AudienceOpt,
     ForceOpt,
     JsonOpt,
     StoreOpt,
@@ -39,6 +40,58 @@ def _open(store: Path | None):
 
 def _f(x: Any, nd: int = 1) -> str:
     return "-" if x is None else f"{x:.{nd}f}"
+
+
+SharingOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--sharing-config",
+        help="YAML with profile overrides (threshold ...) and the sharing agreement fields"
+        " written to manifest.json (docs/sharing.md).",
+    ),
+]
+ShareOutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        help="Also write the output as JSON to this file; for --audience partner|public a"
+        " manifest.json is written beside it.",
+    ),
+]
+
+
+def _profile(audience: str, sharing_config: Path | None):
+    """The audience's profile; a bad --audience or --sharing-config is said before any work."""
+    from realimpact.disclosure.profiles import AUDIENCES, check_audience, get_profile
+
+    check_audience(audience, AUDIENCES)
+    return get_profile(audience, sharing_config)
+
+
+def _share(result: dict[str, Any], profile, safe, out_file: Path | None) -> dict[str, Any]:
+    """``safe(result, profile)``, written to ``out_file`` (with manifest.json when shared)."""
+    shared = safe(result, profile)
+    if out_file is not None:
+        from realimpact._json import dumps
+        from realimpact.disclosure.manifest import write_manifest
+        from realimpact.errors import InputError
+
+        if out_file.is_dir():
+            raise InputError("is a folder; --out takes a file", source=str(out_file))
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out_file.with_name(f".{out_file.name}.tmp")
+        try:
+            tmp.write_text(dumps(shared) + "\n", "utf-8")
+            tmp.replace(out_file)
+        finally:
+            tmp.unlink(missing_ok=True)
+        if "disclosure" in shared:
+            write_manifest(shared["disclosure"], out_file.parent)
+    return shared
+
+
+def _label(x: dict[str, Any]) -> str:
+    return str(x.get("id") or x.get("label") or "")
 
 
 # -- vocabularies --------------------------------------------------------------------
@@ -138,14 +191,21 @@ def add_cmd(
 @markets.command("list")
 def list_cmd(
     kind: Annotated[str | None, typer.Option(help="market, group or place.")] = None,
+    audience: AudienceOpt = "analyst",
+    sharing_config: SharingOpt = None,
+    out_file: ShareOutOpt = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """List the registry."""
+    """List the registry (partner/public: no ids or free text, links as counts; no places
+    for the public)."""
     from realimpact.markets.registry import list_entities
+    from realimpact.markets.sharing import safe_list
 
-    with handle_errors(), _open(store) as st:
-        result = list_entities(st, kind)
+    with handle_errors():
+        prof = _profile(audience, sharing_config)
+        with _open(store) as st:
+            result = _share(list_entities(st, kind), prof, safe_list, out_file)
 
     def render(r: dict[str, Any]) -> None:
         t = Table()
@@ -154,15 +214,16 @@ def list_cmd(
             t.add_column(c)
         t.add_column("links", no_wrap=True)
         for e in r["entities"]:
+            links = e["links"]
             t.add_row(
-                e["id"],
+                _label(e),
                 e["kind"],
                 e.get("level") or e.get("type", ""),
                 ", ".join(e.get("selling_modes", [])),
                 ", ".join(e.get("commodities", [])),
                 e.get("status", ""),
                 str(len(e["areas"])),
-                "\n".join(e["links"]),
+                "\n".join(links) if isinstance(links, list) else str(links),
             )
         out.print(t)
 
@@ -172,16 +233,26 @@ def list_cmd(
 @markets.command("show")
 def show_cmd(
     entity_id: Annotated[str, typer.Argument(metavar="ID")],
+    audience: AudienceOpt = "analyst",
+    sharing_config: SharingOpt = None,
+    out_file: ShareOutOpt = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Show one entity: links, areas, assessment versions, disruptions, indicator notes."""
+    """Show one entity: links, areas, assessment versions, disruptions, indicator notes
+    (partner/public: scores and counts by category, no ids, assessors or evidence)."""
     from realimpact.markets.registry import show_entity
+    from realimpact.markets.sharing import safe_show
 
-    with handle_errors(), _open(store) as st:
-        result = show_entity(st, entity_id)
+    with handle_errors():
+        prof = _profile(audience, sharing_config)
+        with _open(store) as st:
+            result = _share(show_entity(st, entity_id), prof, safe_show, out_file)
 
     def render(r: dict[str, Any]) -> None:
+        if "disclosure" in r:
+            out.print_json(data={k: v for k, v in r.items() if k != "disclosure"})
+            return
         e = r["entity"]
         out.print(f"[bold]{e['id']}[/] ({e['kind']})")
         for k, v in e.items():
@@ -390,23 +461,34 @@ def rank_cmd(
         ),
     ] = None,
     sensitivity: Annotated[bool, typer.Option("--sensitivity/--no-sensitivity")] = True,
+    audience: AudienceOpt = "analyst",
+    sharing_config: SharingOpt = None,
+    out_file: ShareOutOpt = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Rank by harm x likelihood x organisational position, with confidence and a sensitivity check."""
-    from realimpact.markets.ranking import rank
+    """Rank by harm x likelihood x organisational position, with confidence and a sensitivity check.
 
-    with handle_errors(), _open(store) as st:
-        result = rank(
-            st,
-            weights=weights,
-            survey=survey,
-            position_weight=position_weight,
-            kind=kind,
-            as_of=as_of,
-            top=10 if top is None else top,
-            sensitivity=sensitivity,
-        )
+    Partner/public: rows labelled by rank (no ids, assessors or evidence), the
+    score and its breakdown kept (the published basis of the rank).
+    """
+    from realimpact.markets.ranking import rank
+    from realimpact.markets.sharing import safe_rank
+
+    with handle_errors():
+        prof = _profile(audience, sharing_config)
+        with _open(store) as st:
+            result = rank(
+                st,
+                weights=weights,
+                survey=survey,
+                position_weight=position_weight,
+                kind=kind,
+                as_of=as_of,
+                top=10 if top is None else top,
+                sensitivity=sensitivity,
+            )
+            result = _share(result, prof, safe_rank, out_file)
     if top is not None and not json:
         result = {**result, "shown": top}
     emit(result, json, _render_rank)
@@ -424,7 +506,7 @@ def _render_rank(r: dict[str, Any]) -> None:
         top_h = sorted(it["breakdown"], key=lambda b: -b["contribution"])[:3]
         t.add_row(
             str(it["rank"]),
-            it["id"],
+            _label(it),
             it["kind"] or "",
             _f(it["score"]),
             it["confidence"]["grade"],
@@ -437,7 +519,10 @@ def _render_rank(r: dict[str, Any]) -> None:
     out.print(t)
     if len(items) < len(r["items"]):
         out.print(f"top {shown} of {len(r['items'])} ranked shown (--json for all)")
-    if r["unassessed"]:
+    if isinstance(r["unassessed"], int):
+        if r["unassessed"]:
+            out.print(f"not assessed (not ranked): {r['unassessed']}")
+    elif r["unassessed"]:
         out.print(f"not assessed (not ranked): {', '.join(r['unassessed'])}")
     s = r.get("sensitivity")
     if s:
@@ -447,7 +532,7 @@ def _render_rank(r: dict[str, Any]) -> None:
             f" {s['n_order_changes']}; min Kendall tau {s['min_kendall_tau']:.2f};"
             f" in the top {s['top']} under every move: {', '.join(s['stable_top']) or '-'}"
         )
-        for m in s["moves"]:
+        for m in s.get("moves") or []:
             if m["entered"] or m["left"]:
                 out.print(
                     f"  {m['weight']} x{m['factor']}: in {', '.join(m['entered'])}; out {', '.join(m['left'])}"
@@ -640,20 +725,37 @@ def disrupt_cmd(
 def disruptions_cmd(
     entity: Annotated[str | None, typer.Option(help="Only this group or market.")] = None,
     since: Annotated[str | None, typer.Option(help="YYYY-MM-DD.")] = None,
+    audience: AudienceOpt = "analyst",
+    sharing_config: SharingOpt = None,
+    out_file: ShareOutOpt = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Summarise disruptions by 4P and impact; flag claims without evidence."""
+    """Summarise disruptions by 4P and impact; flag claims without evidence (partner/public:
+    the table only, small counts and what would give them back withheld)."""
     from realimpact.markets.disruptions import disruption_summary
+    from realimpact.markets.sharing import safe_disruptions
 
-    with handle_errors(), _open(store) as st:
-        result = disruption_summary(st, entity=entity, since=since)
+    with handle_errors():
+        prof = _profile(audience, sharing_config)
+        with _open(store) as st:
+            result = disruption_summary(st, entity=entity, since=since)
+            result = _share(result, prof, safe_disruptions, out_file)
+
+    def cell(v: Any) -> str:
+        return "withheld" if v is None else str(v)
 
     def render(r: dict[str, Any]) -> None:
-        t = Table("4P", *r["by_impact"].keys(), "total", title=f"{r['count']} disruptions")
+        title = f"{cell(r['count'])} disruptions"
+        t = Table("4P", *r["by_impact"].keys(), "total", title=title)
         for cat, row in r["table"].items():
-            t.add_row(cat, *(str(v) for v in row.values()), str(sum(row.values())))
+            vals = [v for k, v in row.items() if k not in ("suppressed", "below_threshold")]
+            total = r["by_category"].get(cat) if "disclosure" in r else sum(vals)
+            t.add_row(cat, *(cell(v) for v in vals), cell(total))
         out.print(t)
+        if "disclosure" in r:
+            out.print("[dim]withheld: fewer than the threshold, or would give one back[/]")
+            return
         if r["pursue_share"] is not None:
             out.print(
                 f"pursue share {r['pursue_share']:.0%}; {r['with_evidence']} with evidence of impact on capability"

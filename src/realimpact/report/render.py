@@ -943,7 +943,7 @@ def build_view(data: dict[str, Any], audience: str, threshold: int) -> dict[str,
         "op_to": op_to,
         "baseline": baseline,
         "follow_up": follow,
-        "plan": _plan_view(plan, labels),
+        "plan": _plan_view(plan, labels, _dropped_fields(data) if audience != "analyst" else ()),
         "areas": areas,
         "role_text": ROLE_TEXT,
         "layer": str(
@@ -1437,7 +1437,26 @@ def _designs_of(indicators: list[dict[str, Any]], labels: dict[str, str]) -> lis
     return sorted(seen.values(), key=lambda d: -(d["level"] or 0))
 
 
-def _plan_view(plan: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+#: what a shared page says where the plan's free text was left out (an empty cell would read
+#: as "no mechanism was planned", which is not what happened)
+FREE_TEXT_LEFT_OUT = "(free text is not included in this version)"
+
+
+def _dropped_fields(data: dict[str, Any]) -> frozenset[str]:
+    """Fields the audience's profile drops (from the disclosure manifest in the results)."""
+    d = data.get("disclosure")
+    rules = d.get("rules") if isinstance(d, dict) else None
+    return frozenset((rules or {}).get("dropped_fields") or ())
+
+
+def _plan_view(
+    plan: dict[str, Any], labels: dict[str, str], dropped: frozenset[str] | tuple = ()
+) -> dict[str, Any]:
+    def text(obj: dict[str, Any], key: str) -> str:
+        if key in dropped and obj.get(key) in (None, ""):
+            return FREE_TEXT_LEFT_OUT
+        return plain(obj.get(key))
+
     disp = plan.get("displacement")
     if isinstance(disp, dict):
         disp = disp.get("expected")
@@ -1467,7 +1486,7 @@ def _plan_view(plan: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
         unintended.append(
             {
                 "name": catalogue_name(str(u.get("id", ""))),
-                "mitigation": plain(u.get("mitigation")),
+                "mitigation": text(u, "mitigation"),
                 "monitor": labels.get(str(mon), _label({"id": mon})) if mon else "not monitored",
                 "source": _harm_source(str(u.get("id", ""))),
             }
@@ -1476,7 +1495,7 @@ def _plan_view(plan: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
         "harms": [
             {
                 "name": catalogue_name(str(h.get("id", ""))),
-                "mechanism": plain(h.get("mechanism")),
+                "mechanism": text(h, "mechanism"),
                 "source": _harm_source(str(h.get("id", ""))),
             }
             for h in plan.get("harms") or []
