@@ -433,3 +433,20 @@ def test_profile_override_threshold_is_used(col_month):
     assert ((shown == 0) | (shown >= 7)).all()
     found, _ = decomposition_attack(pub, col_month["analyst"], max_count=12)
     assert found == []
+
+
+def test_stand_ins_are_shaped_like_real_small_counts():
+    """Uniform stand-ins (mean 2.5) inflated partner totals; the law's mean is that of
+    police.uk's small counts (1.74 for counts 1-4 in the shared street files), within 5%."""
+    from realimpact.harm.sharing import stand_ins
+
+    areas = np.array([f"E0{i:07d}" for i in range(4000)], dtype=object)
+    months = np.array(["2020-01"] * len(areas), dtype=object)
+    s = stand_ins(areas, months, ["Drugs", "Burglary"], "k", 5, "test")
+    assert set(np.unique(s)) == {1, 2, 3, 4}
+    assert abs(s.mean() - 1.74) / 1.74 < 0.05
+    shares = np.bincount(s.ravel(), minlength=5)[1:] / s.size
+    np.testing.assert_allclose(shares, [0.55, 0.24, 0.13, 0.08], atol=0.06)  # observed
+    # fixed per cell and key, and a different key gives other stand-ins
+    assert (stand_ins(areas, months, ["Drugs", "Burglary"], "k", 5, "test") == s).all()
+    assert (stand_ins(areas, months, ["Drugs", "Burglary"], "other", 5, "test") != s).any()

@@ -340,12 +340,19 @@ def _render_index(df: Any, top: int) -> None:
         )
     if a.get("audience") in ("partner", "public"):
         w = (a.get("disclosure") or {}).get("withheld") or {}
+        t = a["suppression_threshold"]
+        coarse = (
+            "; the harm of a longer period leaves out its withheld months"
+            if a.get("period") not in (None, "month")
+            else ""
+        )
         out.print(
-            f"{a['audience']} view: crime-type counts below {a['suppression_threshold']} replaced"
-            f" by fixed stand-ins ({w.get('perturbed', 0):,}); {w.get('primary', 0):,}"
-            f" area-periods below {a['suppression_threshold']} blanked and unranked;"
-            f" {a.get('rows_dominated', 0):,} shown only as a harm band (one small type"
-            " dominates); per-type counts omitted (docs/sharing.md)"
+            f"{a['audience']} view: counts and harm are close, not exact:"
+            f" {w.get('perturbed', 0):,} crime-type counts below {t} were replaced by fixed"
+            f" stand-ins of 1-{t - 1}, so no small count can be worked out;"
+            f" {w.get('primary', 0):,} area-periods below {t} are blank and unranked;"
+            f" {a.get('rows_dominated', 0):,} show harm only as a band (one small type"
+            f" dominates){coarse}; per-type counts omitted (docs/sharing.md)"
         )
 
 
