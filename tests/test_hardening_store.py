@@ -33,7 +33,7 @@ from realimpact.sources.police_uk import ingest_police_uk
 from realimpact.store import migrations, open_store
 from realimpact.store.connection import Store
 from realimpact.store.status import store_status
-from tests.conftest import POLICE_UK
+from tests.conftest import DATA, POLICE_UK
 
 STREET = POLICE_UK / "city_of_london/street/2020-05-city-of-london-street.csv"
 STREET2 = POLICE_UK / "city_of_london/street/2020-04-city-of-london-street.csv"
@@ -578,3 +578,29 @@ def test_a_second_open_in_the_same_process_with_a_wal_still_works(tmp_path: Path
         assert st.scalar("SELECT count(*) FROM crimes") == 226 + 236
     finally:
         st.close()
+
+
+def test_healthy_store_with_trailing_free_blocks_is_not_called_truncated(tmp_path):
+    """DuckDB trims free blocks off the end of the file but still counts them in
+    ``total_blocks``: after 36 months of street crime, a layer and three accounts, a
+    healthy store was refused as "damaged or truncated" on its next open."""
+    store = tmp_path / "s.duckdb"
+    assert ingest(store, POLICE_UK / "city_of_london/street").exit_code == 0
+    lsoa = DATA / "boundaries/london_lsoa_2011/E09000001.geojson"
+    assert cli("ingest", "boundaries", lsoa, "--layer", "lsoa", "--store", store).exit_code == 0
+    for name in ("ann", "pat", "adm"):
+        res = CliRunner().invoke(
+            app, ["users", "add", name, "--role", "analyst", "--password-stdin", "--store", str(store)],
+            input="a-long-password\n", env=_env(),
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        bs, total, free = con.execute(
+            "SELECT block_size, total_blocks, free_blocks FROM pragma_database_size()"
+        ).fetchone()
+    finally:
+        con.close()
+    res = status(store)
+    assert res.exit_code == 0, res.output
+    assert store.stat().st_size >= HEADER + bs * (total - free)

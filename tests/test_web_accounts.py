@@ -18,28 +18,6 @@ from tests.conftest import POLICE_UK
 STREET = sorted((POLICE_UK / "city_of_london" / "street").glob("*.csv"))[:2]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _size_check_counts_free_blocks():
-    """Until store/connection.py's ``_check_size`` allows for free blocks (see the report of
-    issue 14): DuckDB 2.0 truncates trailing free blocks from the file but still counts them
-    in ``total_blocks``, so a store that had a few small inserts is refused as truncated."""
-    import os as _os
-
-    from realimpact.store import connection
-
-    def check(self, con) -> None:
-        bs, total, free = con.execute(
-            "SELECT block_size, total_blocks, free_blocks FROM pragma_database_size()"
-        ).fetchone()
-        want = connection._HEADER_BYTES + int(bs) * (int(total) - int(free))
-        if _os.path.getsize(self.path) < want:
-            raise self._damaged("shorter than its used blocks", duckdb_says=False)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(connection.Store, "_check_size", check)
-        yield
-
-
 def _cli(*args, stdin: str | None = None):
     env = {k: v for k, v in os.environ.items() if k != "REALIMPACT_STORE"}
     return CliRunner().invoke(app, [str(a) for a in args], input=stdin, env=env)

@@ -25,28 +25,6 @@ ANALYST_ONLY = ["/api/quarantine"]
 ADMIN_ONLY = ["/audit", "/api/audit"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _size_check_counts_free_blocks():
-    """Until store/connection.py's ``_check_size`` allows for free blocks (see the report of
-    issue 14): DuckDB 2.0 truncates trailing free blocks from the file but still counts them
-    in ``total_blocks``, so a store that had a few small inserts is refused as truncated."""
-    import os as _os
-
-    from realimpact.store import connection
-
-    def check(self, con) -> None:
-        bs, total, free = con.execute(
-            "SELECT block_size, total_blocks, free_blocks FROM pragma_database_size()"
-        ).fetchone()
-        want = connection._HEADER_BYTES + int(bs) * (int(total) - int(free))
-        if _os.path.getsize(self.path) < want:
-            raise self._damaged("shorter than its used blocks", duckdb_says=False)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(connection.Store, "_check_size", check)
-        yield
-
-
 @pytest.fixture(scope="module")
 def web_store(tmp_path_factory) -> Path:
     """City of London, six months, its LSOA boundaries with a script in one name; 3 accounts."""

@@ -19,7 +19,6 @@ import pytest
 from realimpact.report.pdf import find_chromium
 from tests._browser import CHROMIUM_FLAGS
 from tests.conftest import DATA, POLICE_UK
-from tests.test_web_app import _size_check_counts_free_blocks  # noqa: F401 - same store fix
 
 pytestmark = pytest.mark.browser
 

@@ -311,11 +311,16 @@ class Store:
         never for a read that does not need it, or too late for a write. Skipped
         when a .wal is beside the file: replaying it may add blocks not yet in
         the file, which is DuckDB's normal recovery after a killed process.
+
+        Free blocks are not counted: DuckDB trims free blocks off the end of the
+        file but still counts them in ``total_blocks`` (a healthy store of 3.68 MB
+        described 3.94 MB after some inserts), so only the used blocks are a
+        size every healthy file reaches.
         """
-        block_size, total_blocks = con.execute(
-            "SELECT block_size, total_blocks FROM pragma_database_size()"
+        block_size, total_blocks, free_blocks = con.execute(
+            "SELECT block_size, total_blocks, free_blocks FROM pragma_database_size()"
         ).fetchone()
-        want = _HEADER_BYTES + int(block_size) * int(total_blocks)
+        want = _HEADER_BYTES + int(block_size) * (int(total_blocks) - int(free_blocks))
         have = os.path.getsize(self.path)
         if have < want:
             raise self._damaged(
