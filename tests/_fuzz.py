@@ -989,7 +989,13 @@ def _check(inp: FuzzInput, work: Path) -> Outcome:
     if code2 not in (0, 2):
         v.append(f"second ingest: exit code {code2}: {_one_line(err2, 2000)}")
         return Outcome(v, (code, code2), tuple(f["status"] for f in files))
-    files2 = json.loads(out2)["files"]
+    try:
+        files2 = json.loads(out2)["files"]
+    except (ValueError, KeyError, TypeError):
+        v.append(
+            f"second ingest: --json stdout is not the result ({out2[:200]!r}): {_one_line(err2, 500)}"
+        )
+        return Outcome(v, (code, code2), tuple(f["status"] for f in files))
     for f1, f2 in zip(files, files2, strict=True):
         want = "rejected" if f1["status"] == "rejected" else "already_present"
         if f2["status"] != want:
