@@ -34,6 +34,7 @@ from tests._fuzz import (  # noqa: E402
     SEED,
     CsvEntry,
     FuzzInput,
+    Outcome,
     ZipEntry,
     check,
     inputs,
@@ -162,7 +163,10 @@ def main() -> int:
         nonlocal tried, total_violating
         if time.monotonic() >= deadline:
             raise _TimeUp
-        o = check(inp)
+        try:
+            o = check(inp)
+        except Exception as e:  # the checker itself broke: a finding, not the end of the run
+            o = Outcome([f"checker crashed: {type(e).__name__}: {str(e)[:300]}"], (-1,))
         tried += 1
         codes["/".join(map(str, o.exit_codes))] += 1
         statuses.update(o.statuses)
