@@ -523,3 +523,24 @@ def _no_identifiers(folder: Path) -> None:
         "review_date",
     }
     assert manifest["withheld"]["primary"] > 0
+
+
+def test_shared_words_never_give_a_withheld_verdict_away(demo_runs):
+    """A withheld verdict is not named among the outcomes "with no clear change" in the next
+    steps, and its line says "not shown" once."""
+    from realimpact.report.render import verdict_text
+
+    res = _load(demo_runs["public"])
+    hidden = [
+        i for i in res["indicators"] if "change" in (i.get("verdict") or {}).get("suppressed", [])
+    ]
+    assert hidden, "the demo's public version withholds some verdicts"
+    analyst_steps = " ".join(demo_runs["analyst"]["next_steps"])
+    assert any(i["label"] in analyst_steps for i in hidden)  # the analyst's steps name them
+    steps = " ".join(res["next_steps"])
+    for ind in hidden:
+        assert ind["label"] not in steps
+        text = verdict_text(ind["verdict"])
+        assert text.count("not shown") == 1 and "too small to share" in text, text
+    html = (demo_runs["public"] / "report.html").read_text("utf-8")
+    assert "not shown: it rests on counts too small" not in html

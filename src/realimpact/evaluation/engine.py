@@ -1100,6 +1100,9 @@ def _flags(res: EvaluationResult, validation: dict[str, Any]) -> list[str]:
 NEXT_STEP_POWER = 0.8
 NEXT_STEP_SIMS = 60
 NEXT_STEP_INDICATORS = 1
+# how the next steps name the other outcomes without a clear change (evaluation.sharing
+# takes withheld ones out of it)
+ALSO_UNCLEAR = "Also with no clear change: "
 LONG_FOLLOW_UP = 12
 
 
@@ -1159,7 +1162,7 @@ def _next_steps(p: Any, st: Any, res: EvaluationResult) -> list[str]:
     if len(unclear) > NEXT_STEP_INDICATORS:
         rest = ", ".join(r.label for r in unclear[NEXT_STEP_INDICATORS:])
         steps.append(
-            f"Also with no clear change: {rest}; the analyst can size a follow-up for each"
+            f"{ALSO_UNCLEAR}{rest}; the analyst can size a follow-up for each"
             " with the plan's power calculation."
         )
     return steps

@@ -113,6 +113,7 @@ def safe_results(results: dict[str, Any], profile: Profile) -> dict[str, Any]:
                 notes.append(note)
     _ledger(data, counts, t)
     _net_harm(data, inds, profile, counts)
+    _next_steps(data, inds)
     _walk_counts(data, t, counts)
     if profile.rounding > 1 or profile.perturbation:
         _round_counts(data, inds, profile, counts)
@@ -403,7 +404,7 @@ def _verdict(v: dict[str, Any], hide: dict[str, bool], disp_hidden: bool, counts
                 if x.get(k) is not None:
                     counts["derived"] += 1
                 withhold(x, k)
-            x["reason"] = f"not shown: {SMALL_WORDS}"
+            x["reason"] = SMALL_WORDS
 
     one(v)
     for s in v.get("sensitivity") or []:
@@ -544,6 +545,36 @@ def _net_harm(
         h["summary"] = _harm_summary(h)
     if "statement" in net:
         net["statement"] = _statement(net)
+
+
+def _next_steps(data: dict[str, Any], inds: list[dict[str, Any]]) -> None:
+    """Next steps that would say what a withheld verdict was ("no clear change") lose it."""
+    from realimpact.evaluation.engine import ALSO_UNCLEAR
+
+    hidden = {
+        str(i.get("label"))
+        for i in inds
+        if isinstance(i.get("verdict"), dict) and _withheld(i["verdict"], "change")
+    }
+    steps = data.get("next_steps")
+    if not hidden or not isinstance(steps, list):
+        return
+    kept: list[Any] = []
+    for s in steps:
+        if isinstance(s, str) and s.startswith(ALSO_UNCLEAR):
+            body, sep, tail = s[len(ALSO_UNCLEAR) :].partition("; ")
+            shown = [
+                str(i.get("label"))
+                for i in inds
+                if str(i.get("label")) in body and str(i.get("label")) not in hidden
+            ]
+            if not shown:
+                continue
+            s = f"{ALSO_UNCLEAR}{', '.join(shown)}{sep}{tail}"
+        elif isinstance(s, str) and any(s.startswith(f"{h}: with ") for h in hidden):
+            continue  # sizing a follow-up is said only for outcomes without a clear change
+        kept.append(s)
+    data["next_steps"] = kept
 
 
 def _f(x: Any) -> float | None:

@@ -463,10 +463,18 @@ def _estimable(v: dict[str, Any]) -> bool:
     return str(v.get("change")) in ("fell", "rose", "no_clear_change") and bool(effect_text(v))
 
 
+def _withheld_verdict(design: str) -> str:
+    """One clause, not 'not shown (it rests on ...) (design: not shown: it rests on ...)'."""
+    what = f"the {design}" if design else "it"
+    return f"not shown in this version ({what} rests on counts too small to share)"
+
+
 def verdict_short(v: dict[str, Any]) -> str:
     """verdict_text without the reason: 'could not be estimated ... (interrupted time series)'."""
     if _estimable(v):
         return verdict_text(v)
+    if is_withheld(v, "change"):
+        return _withheld_verdict(_design_short(v))
     design = _design_short(v)
     return f"{change_words(v)}{f' ({design})' if design else ''}"
 
@@ -477,6 +485,8 @@ def verdict_text(v: dict[str, Any]) -> str:
     if _estimable(v):
         inner = ", ".join(x for x in (effect_text(v), design) if x)
         return f"{words} ({inner})"
+    if is_withheld(v, "change"):
+        return _withheld_verdict(design)
     reason = plain_text(v.get("reason")) or "no interval"
     return f"{words} ({(design + ': ') if design else ''}{reason})"
 
