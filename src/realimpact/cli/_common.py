@@ -149,6 +149,14 @@ ForceOpt = Annotated[
         " 'Merseyside Police' or merseyside, as `realimpact status` lists them).",
     ),
 ]
+SharingConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--sharing-config",
+        help="YAML with profile overrides (threshold ...) and the sharing agreement fields"
+        " written to manifest.json (docs/sharing.md).",
+    ),
+]
 AudienceOpt = Annotated[
     str,
     typer.Option(

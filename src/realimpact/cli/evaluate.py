@@ -23,6 +23,7 @@ from realimpact.cli._common import (
     AudienceOpt,
     ForceOpt,
     JsonOpt,
+    SharingConfigOpt,
     StoreOpt,
     Table,
     emit,
@@ -110,14 +111,7 @@ def register(app: typer.Typer) -> None:
                 " banner listing what failed.",
             ),
         ] = False,
-        sharing_config: Annotated[
-            Path | None,
-            typer.Option(
-                "--sharing-config",
-                help="YAML with profile overrides (threshold ...) and the sharing agreement"
-                " fields written to manifest.json (docs/sharing.md).",
-            ),
-        ] = None,
+        sharing_config: SharingConfigOpt = None,
         store: StoreOpt = None,
         json: JsonOpt = False,
     ) -> None:

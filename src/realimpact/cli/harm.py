@@ -14,6 +14,7 @@ from realimpact.cli._common import (
     ForceOpt,
     JsonOpt,
     LayerOpt,
+    SharingConfigOpt,
     StoreOpt,
     Table,
     emit,
@@ -169,14 +170,7 @@ def index(
         typer.Option("--map", help="Also draw a PNG map of the last period (needs boundaries)."),
     ] = None,
     force: ForceOpt = None,
-    sharing_config: Annotated[
-        Path | None,
-        typer.Option(
-            "--sharing-config",
-            help="YAML with profile overrides (threshold ...) and the sharing agreement"
-            " fields written to manifest.json (docs/sharing.md).",
-        ),
-    ] = None,
+    sharing_config: SharingConfigOpt = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:

@@ -13,6 +13,7 @@ from realimpact.cli._common import (
     ForceOpt,
     JsonOpt,
     LayerOpt,
+    SharingConfigOpt,
     StoreOpt,
     Table,
     emit,
@@ -58,14 +59,6 @@ InferenceOpt = Annotated[
     ),
 ]
 MapOpt = Annotated[Path | None, typer.Option("--map", help="Also draw a PNG map here.")]
-SharingConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--sharing-config",
-        help="YAML with profile overrides (threshold ...) and the sharing agreement fields"
-        " written to manifest.json (docs/sharing.md).",
-    ),
-]
 HotAudienceOpt = Annotated[
     str,
     typer.Option(

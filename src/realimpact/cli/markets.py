@@ -12,6 +12,7 @@ from realimpact.cli._common import (
     AudienceOpt,
     ForceOpt,
     JsonOpt,
+    SharingConfigOpt,
     StoreOpt,
     Table,
     emit,
@@ -42,14 +43,6 @@ def _f(x: Any, nd: int = 1) -> str:
     return "-" if x is None else f"{x:.{nd}f}"
 
 
-SharingOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--sharing-config",
-        help="YAML with profile overrides (threshold ...) and the sharing agreement fields"
-        " written to manifest.json (docs/sharing.md).",
-    ),
-]
 ShareOutOpt = Annotated[
     Path | None,
     typer.Option(
@@ -192,7 +185,7 @@ def add_cmd(
 def list_cmd(
     kind: Annotated[str | None, typer.Option(help="market, group or place.")] = None,
     audience: AudienceOpt = "analyst",
-    sharing_config: SharingOpt = None,
+    sharing_config: SharingConfigOpt = None,
     out_file: ShareOutOpt = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
@@ -234,7 +227,7 @@ def list_cmd(
 def show_cmd(
     entity_id: Annotated[str, typer.Argument(metavar="ID")],
     audience: AudienceOpt = "analyst",
-    sharing_config: SharingOpt = None,
+    sharing_config: SharingConfigOpt = None,
     out_file: ShareOutOpt = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
@@ -462,7 +455,7 @@ def rank_cmd(
     ] = None,
     sensitivity: Annotated[bool, typer.Option("--sensitivity/--no-sensitivity")] = True,
     audience: AudienceOpt = "analyst",
-    sharing_config: SharingOpt = None,
+    sharing_config: SharingConfigOpt = None,
     out_file: ShareOutOpt = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
@@ -726,7 +719,7 @@ def disruptions_cmd(
     entity: Annotated[str | None, typer.Option(help="Only this group or market.")] = None,
     since: Annotated[str | None, typer.Option(help="YYYY-MM-DD.")] = None,
     audience: AudienceOpt = "analyst",
-    sharing_config: SharingOpt = None,
+    sharing_config: SharingConfigOpt = None,
     out_file: ShareOutOpt = None,
     store: StoreOpt = None,
     json: JsonOpt = False,
