@@ -47,3 +47,18 @@ def _clean(o: Any) -> Any:
 
 def dumps(obj: Any) -> str:
     return json.dumps(_clean(obj), default=_default, ensure_ascii=False)
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Write ``obj`` as JSON to ``path`` atomically: a reader (a partner's script, the web
+    app) never sees half a file, and a failed write leaves the old file as it was."""
+    import os
+
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(dumps(obj) + "\n", "utf-8")
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target

@@ -65,19 +65,14 @@ def _share(result: dict[str, Any], profile, safe, out_file: Path | None) -> dict
     """``safe(result, profile)``, written to ``out_file`` (with manifest.json when shared)."""
     shared = safe(result, profile)
     if out_file is not None:
-        from realimpact._json import dumps
+        from realimpact._json import write_json
         from realimpact.disclosure.manifest import write_manifest
         from realimpact.errors import InputError
 
         if out_file.is_dir():
             raise InputError("is a folder; --out takes a file", source=str(out_file))
         out_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out_file.with_name(f".{out_file.name}.tmp")
-        try:
-            tmp.write_text(dumps(shared) + "\n", "utf-8")
-            tmp.replace(out_file)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_json(out_file, shared)
         if "disclosure" in shared:
             write_manifest(shared["disclosure"], out_file.parent)
     return shared

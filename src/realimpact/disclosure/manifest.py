@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from realimpact._json import dumps
+from realimpact._json import write_json
 from realimpact.disclosure.profiles import Profile
 
 RULES = ("primary", "secondary", "masked", "derived", "dropped", "rounded", "perturbed")
@@ -55,15 +55,7 @@ def build_manifest(
 
 def write_manifest(manifest: dict[str, Any], out_dir: str | os.PathLike) -> Path:
     """Write ``out_dir/manifest.json`` atomically (a reader never sees half a file)."""
-    out = Path(out_dir)
-    target = out / "manifest.json"
-    tmp = out / f".manifest.json.{os.getpid()}.tmp"
-    try:
-        tmp.write_text(dumps(manifest) + "\n", "utf-8")
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+    return write_json(Path(out_dir) / "manifest.json", manifest)
 
 
 def footer_text(manifest: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from realimpact._json import dumps
+from realimpact._json import write_json
 from realimpact.disclosure.manifest import write_manifest
 from realimpact.disclosure.profiles import AUDIENCES, Profile, check_audience, get_profile
 from realimpact.errors import InputError, ValidationError
@@ -77,13 +77,7 @@ def write_evaluation(
     # a shared file names its siblings, never the analyst's folders
     listed = {k: Path(v).name for k, v in files.items()} if shared else files
     body["files"] = {**({} if shared else data.get("files") or {}), **listed}
-    target = out / "results.json"
-    tmp = out / f".results.json.{os.getpid()}.tmp"
-    try:
-        tmp.write_text(dumps(body) + "\n", "utf-8")
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_json(out / "results.json", body)
     if shared:
         write_manifest(body["disclosure"], out)
     # render what was written; safe_results sees it is already safe and keeps it
