@@ -52,6 +52,15 @@ def cli(store: Path, *paths: Path) -> tuple[int, dict, str]:
     return p.returncode, json.loads(p.stdout), p.stderr
 
 
+def ingest_bytes(tmp_path: Path, name: str, data: bytes) -> tuple[int, dict, Path]:
+    """Write ``data`` as ``name`` and ingest it into a new store: (exit code, result, store)."""
+    f = tmp_path / name
+    f.write_bytes(data)
+    store = tmp_path / "s.duckdb"
+    rc, res, _ = cli(store, f)
+    return rc, res, store
+
+
 def check_counts(result: dict, files: dict[str, bytes]) -> None:
     for f in result["files"]:
         if f["status"] == "ingested":
@@ -151,10 +160,7 @@ def test_blank_lines_and_quoted_breaks_keep_physical_line_numbers(tmp_path, crlf
     data, want = _mutate_lines(STREET.read_bytes())
     if crlf:
         data = data.replace(b"\n", b"\r\n")
-    f = tmp_path / "blank.csv"
-    f.write_bytes(data)
-    store = tmp_path / "s.duckdb"
-    rc, res, _ = cli(store, f)
+    rc, res, store = ingest_bytes(tmp_path, "blank.csv", data)
     assert rc == 0
     check_counts(res, {"blank.csv": data})
     q = quarantine(store)
@@ -372,10 +378,7 @@ def test_one_stray_windows_1252_byte_quarantines_its_row_and_keeps_utf8_text(tmp
     lines = _with_cafe(STREET.read_bytes()).split(b"\n")
     lines[5] = lines[5].replace(b"On or near ", b"On or near Caf\xe9 ", 1)
     data = b"\n".join(lines)
-    f = tmp_path / "stray.csv"
-    f.write_bytes(data)
-    store = tmp_path / "s.duckdb"
-    rc, res, _ = cli(store, f)
+    rc, res, store = ingest_bytes(tmp_path, "stray.csv", data)
     assert rc == 0
     (r,) = res["files"]
     assert (r["rows_inserted"], r["rows_quarantined"]) == (csv_rows(data) - 1, 1)
@@ -400,10 +403,7 @@ def test_field_of_9_mb_beside_a_malformed_row_reads_every_other_row(tmp_path):
     lines[2] = b",".join(parts)
     lines[5] += b",extra"
     data = b"\n".join(lines)
-    f = tmp_path / "huge.csv"
-    f.write_bytes(data)
-    store = tmp_path / "s.duckdb"
-    rc, res, _ = cli(store, f)
+    rc, res, store = ingest_bytes(tmp_path, "huge.csv", data)
     assert rc == 0
     (r,) = res["files"]
     assert r["status"] == "ingested"
@@ -429,12 +429,9 @@ def test_stop_search_dates_outside_iso_or_sane_years_are_quarantined(tmp_path):
         cells[1] = value.encode()
         lines[i] = b",".join(cells)
     data = b"\n".join(lines)
-    f = tmp_path / "2018-02-city-of-london-stop-and-search.csv"
-    f.write_bytes(data)
-    store = tmp_path / "s.duckdb"
-    rc, res, _ = cli(store, f)
+    rc, res, store = ingest_bytes(tmp_path, "2018-02-city-of-london-stop-and-search.csv", data)
     assert rc == 0
-    check_counts(res, {f.name: data})
+    check_counts(res, {"2018-02-city-of-london-stop-and-search.csv": data})
     q = quarantine(store)
     assert [(line, field) for _, line, field, _ in q] == [(i, "Date") for i in range(3, 8)]
     assert all("ISO 8601" in reason for *_, reason in q)
@@ -450,10 +447,7 @@ def test_street_months_outside_sane_years_are_quarantined(tmp_path):
     lines[1] = lines[1].replace(b",2020-05,", b",0000-01,", 1)
     lines[2] = lines[2].replace(b",2020-05,", b",9999-12,", 1)
     data = b"\n".join(lines)
-    f = tmp_path / "years.csv"
-    f.write_bytes(data)
-    store = tmp_path / "s.duckdb"
-    rc, _, _ = cli(store, f)
+    rc, _, store = ingest_bytes(tmp_path, "years.csv", data)
     assert rc == 0
     assert [(line, field) for _, line, field, _ in quarantine(store)] == [
         (2, "Month"),
@@ -486,10 +480,7 @@ def test_stray_quote_in_an_unquoted_value_beside_a_blank_line_keeps_every_row(tm
     rows = rest.split(b"\n")[:2]
     rows[0] = rows[0].replace(b"City of London Police,", b'City of "London Police,', 1)
     data = b"\n".join([head, b"   ", *rows]) + b"\n"
-    f = tmp_path / "stray.csv"
-    f.write_bytes(data)
-    store = tmp_path / "s.duckdb"
-    rc, res, _ = cli(store, f)
+    rc, res, store = ingest_bytes(tmp_path, "stray.csv", data)
     assert rc == 0
     (r,) = res["files"]
     assert (r["rows_read"], r["rows_inserted"], r["rows_quarantined"]) == (3, 2, 1)
