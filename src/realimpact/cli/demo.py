@@ -47,7 +47,19 @@ def register(app: typer.Typer) -> None:
                     result = run_demo(out_dir, store, seed=seed, on_step=on_step)
             else:
                 result = run_demo(out_dir, store, seed=seed, on_step=on_step)
-        emit(result.to_dict(), json, _render)
+        emit({**result.to_dict(), "serve": serve_command(result)}, json, _render)
+
+
+def serve_command(result: object) -> str:
+    """The command that opens the demo city, its evaluation and public page in the web app."""
+    import shlex
+
+    store = str(result.store)  # type: ignore[attr-defined]
+    cmd = f"realimpact serve --store {shlex.quote(store)}"
+    results = getattr(result, "results", None)
+    if results:
+        cmd += f" --import-results {shlex.quote(str(results))}"
+    return cmd
 
 
 def _render(r: dict) -> None:
@@ -82,3 +94,9 @@ def _render(r: dict) -> None:
     if bad:
         out.print(f"[yellow]{len(bad)} step(s) skipped or failed; see above.[/]")
     out.print(f"Finished in {r['seconds']:.1f} s. Open the report in a browser.")
+    if r.get("serve"):
+        out.print(
+            "[bold]Web app:[/] " + esc(r["serve"]) + "   [dim](public page at /public;"
+            " add an account first with `realimpact users add NAME --role analyst"
+            " --password-stdin --store ...` to log in)[/]"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -24,6 +25,14 @@ def register(app: typer.Typer) -> None:
         no_public: Annotated[
             bool, typer.Option("--no-public", help="Switch the no-login public page off.")
         ] = False,
+        import_results: Annotated[
+            list[Path] | None,
+            typer.Option(
+                "--import-results",
+                help="An analyst results.json (from `realimpact evaluate --out` or the demo) to"
+                " keep in STORE.evaluations/ and show; repeatable.",
+            ),
+        ] = None,
         store: StoreOpt = None,
         json: JsonOpt = False,
     ) -> None:
@@ -39,6 +48,12 @@ def register(app: typer.Typer) -> None:
             from realimpact.web.app import create_app
 
             web_app = create_app(store, public_page=not no_public)
+            try:
+                for f in import_results or []:
+                    web_app.state.evaluations.import_file(f)
+            except BaseException:
+                web_app.state.db.close()
+                raise
         url = f"http://{host}:{port}/"
         if json:
             print_json({"url": url, "host": host, "port": port, "public_page": not no_public})

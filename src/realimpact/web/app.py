@@ -17,8 +17,9 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from realimpact.web import routes_api, routes_auth, routes_views
+from realimpact.web import routes_api, routes_auth, routes_evaluations, routes_views
 from realimpact.web.db import WebStore
+from realimpact.web.evaluations import Shelf
 from realimpact.web.security import LoginThrottle, SecurityHeaders, Signer
 
 
@@ -48,6 +49,7 @@ def create_app(
             *routes_auth.routes,
             *routes_views.routes,
             *routes_api.routes,
+            *routes_evaluations.routes,
             Mount("/static", app=static, name="static"),
         ],
         middleware=[Middleware(SecurityHeaders)],
@@ -55,6 +57,8 @@ def create_app(
     )
     app.state.db = db
     app.state.public_page = public_page
+    # finished evaluations: <store>.evaluations/<plan_id>/results.json (web/evaluations.py)
+    app.state.evaluations = Shelf(db.store.path)
     app.state.signer = Signer(db.call(store_web.signing_secret))
     app.state.throttle = throttle or LoginThrottle()
     return app

@@ -124,3 +124,62 @@ def audit_log(st: Any, limit: int = 500) -> dict[str, Any]:
     from realimpact.store.web import audit_rows
 
     return {"rows": audit_rows(st, limit)}
+
+
+def hotspots_gi(
+    st: Any,
+    profile: Profile,
+    *,
+    layer: str = "lsoa",
+    period_from: str | None = None,
+    period_to: str | None = None,
+    weights: str | None = None,
+) -> dict[str, Any]:
+    """Gi* per area as ``realimpact hotspots gi --json --audience <profile>`` shares it.
+
+    The analyses' own adapter (:mod:`realimpact.hotspots.sharing`) decides:
+    for partner/public the class per area and counts with small ones blank;
+    no z, p, harm value or all-area total. Analysts get every statistic. The
+    geometry is not here: the map joins ``/api/areas`` on ``area_id``.
+    """
+    from collections import Counter
+
+    from realimpact.cli.hotspots import check_period_order
+    from realimpact.disclosure.contract import withhold
+    from realimpact.hotspots.layers import hotspots_gi as _gi
+    from realimpact.hotspots.sharing import check_layer, manifest, names_allowed
+    from realimpact.store.areas import layer_info
+
+    check_period_order(period_from, period_to, "period-from", "period-to")
+    info = layer_info(st, layer) if profile.suppresses else None
+    check_layer(profile, layer, info)
+    res = _gi(st, layer, harm_weights=weights or None, period_from=period_from,
+              period_to=period_to, seed=1)  # fmt: skip
+    frame = res.to_frame()
+    summary = {k: v for k, v in res.summary().items() if k != "outputs"}
+    if not profile.suppresses:
+        cols = [c for c in ("area_id", "name", "value", "count", "gi_z", "p_norm", "p_sim",
+                            "p_adjusted", "hotspot_class") if c in frame.columns]  # fmt: skip
+        rows = frame[cols].to_dict("records")
+        return {**summary, "audience": profile.name, "rows": rows}
+    withheld: Counter = Counter()
+    shared = res.shared_frame(profile, names=names_allowed(profile, layer, info), counts=withheld)
+    cols = [c for c in ("area_id", "name", "count", "suppressed", "hotspot_class")
+            if c in shared.columns]  # fmt: skip
+    rows = []
+    for r in shared[cols].to_dict("records"):
+        row = dict(r)
+        if row.get("suppressed"):
+            withhold(row, "count", small=True)
+        elif row.get("count") is not None and row["count"] == row["count"]:
+            row["count"] = int(row["count"])
+        rows.append(row)
+    for key in ("value_total", "top_hot"):
+        summary.pop(key, None)
+    withhold(summary, "value_total")
+    summary["rows_suppressed"] = int(shared["suppressed"].sum())
+    out = {**summary, "audience": profile.name, "rows": rows,
+           "suppression_threshold": profile.threshold}  # fmt: skip
+    out["disclosure"] = manifest(profile, withheld, product="hotspots gi",
+                                 sources={"data": ["police_uk"], "layer": layer})  # fmt: skip
+    return out

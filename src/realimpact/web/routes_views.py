@@ -1,4 +1,4 @@
-"""Pages: dashboard, harm index table, map, public page, audit log."""
+"""Pages: dashboard, harm index table, map, audit log (the public page: routes_evaluations)."""
 
 from __future__ import annotations
 
@@ -52,11 +52,6 @@ async def map_page(request: Request, viewer: Viewer) -> Response:
     return page(request, viewer, "map.html", layer=layer, layers=layers)
 
 
-@guarded("public")
-async def public(request: Request, viewer: Viewer) -> Response:
-    return page(request, viewer, "public.html")
-
-
 @guarded("admin", audit="view")
 async def audit(request: Request, viewer: Viewer) -> Response:
     log = await request.app.state.db.run(data.audit_log)
@@ -67,6 +62,5 @@ routes = [
     Route("/", dashboard, methods=["GET"]),
     Route("/harm", harm, methods=["GET"]),
     Route("/map", map_page, methods=["GET"]),
-    Route("/public", public, methods=["GET"]),
     Route("/audit", audit, methods=["GET"]),
 ]
