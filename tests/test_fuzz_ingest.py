@@ -34,7 +34,7 @@ def _report(inp: FuzzInput, violations: list[str]) -> str:
     return "\n".join(["violations:", *violations, "input:", body])
 
 
-@settings(CI, max_examples=90)
+@settings(CI, max_examples=100)
 @given(inputs())
 def test_fuzzed_commands_keep_every_promise(inp):
     """CSVs and zips together, sometimes with a copy of a file, as a folder or one by one."""
@@ -42,7 +42,7 @@ def test_fuzzed_commands_keep_every_promise(inp):
     assert not outcome.violations, _report(inp, outcome.violations)
 
 
-@settings(CI, max_examples=100)
+@settings(CI, max_examples=120)
 @given(csv_files(max_mutations=8))
 def test_fuzzed_single_files_keep_every_promise(entry):
     """One file at a time with more mutations each: where line numbers go wrong."""
