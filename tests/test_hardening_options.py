@@ -7,6 +7,7 @@ written plainly, a blank crime type; and user text with ``$`` in a chart.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -76,10 +77,28 @@ def test_displacement_large_counts_compute():
 
 
 def test_displacement_unknown_audience():
-    line = _refused([*DISP, "--target", "50,30", "--audience", "public"], "--audience")
-    assert "analyst" in line and "partner" in line
-    res = CliRunner().invoke(app, [*DISP, "--target", "50,30", "--audience", "partner"])
+    line = _refused([*DISP, "--target", "50,30", "--audience", "everyone"], "--audience")
+    assert "analyst" in line and "partner" in line and "public" in line
+
+
+@pytest.mark.parametrize("audience", ["partner", "public"])
+def test_shared_displacement_withholds_measures_that_give_a_small_count_back(audience):
+    """--audience used to be accepted and ignored: the buffer measure gave a buffer of 4 back."""
+    small = ["evaluate", "displacement", "--target", "50,30", "--buffer", "20,4",
+             "--control", "40,38", "--buffer-control", "30,31", "--json"]  # fmt: skip
+    res = CliRunner().invoke(app, [*small, "--audience", audience])
     assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)
+    assert all(v is None for k, v in got["wdq"].items() if k not in ("suppressed",))
+    assert set(got["wdq"]["suppressed"]) >= {"buffer_measure", "wdq", "gross_effect"}
+    assert got["wdd"]["estimate"] is None and "--buffer after" in got["notes"][-1]
+    # counts all at or above the threshold: the measures are given as for the analyst
+    big = [a.replace("20,4", "20,14") for a in small]
+    shared = json.loads(CliRunner().invoke(app, [*big, "--audience", audience]).stdout)
+    analyst = json.loads(CliRunner().invoke(app, big).stdout)
+    assert shared["wdq"] == analyst["wdq"]
+    text = CliRunner().invoke(app, [*small[:-1], "--audience", audience]).output
+    assert "withheld" in text and "undefined" not in text and "suppressed" not in text
 
 
 @pytest.mark.parametrize(

@@ -168,23 +168,29 @@ def _displacement(
     buffer_control: str | None,
     audience: str = "analyst",
 ) -> dict[str, Any]:
-    from realimpact.disclosure.profiles import check_audience
+    from realimpact.disclosure.profiles import AUDIENCES, check_audience, get_profile
     from realimpact.errors import ValidationError
     from realimpact.evaluation.displacement import displacement_from_counts, parse_pair
+    from realimpact.evaluation.sharing import safe_displacement
 
-    check_audience(audience)  # refused as for a plan, though these counts are the user's own
+    check_audience(audience, AUDIENCES)
     for name, v in (("--target", target), ("--buffer", buffer), ("--control", control)):
         if v is None:
             raise ValidationError("required for 'evaluate displacement' (counts B,A)", source=name)
-    bc = parse_pair(buffer_control, "--buffer-control") if buffer_control is not None else None
+    counts = {
+        "--target": parse_pair(target, "--target"),
+        "--buffer": parse_pair(buffer, "--buffer"),
+        "--control": parse_pair(control, "--control"),
+        "--buffer-control": (
+            parse_pair(buffer_control, "--buffer-control") if buffer_control is not None else None
+        ),
+    }
     # A zero control count leaves the WDQ measures that divide by it undefined
     # (reported as such), never the WDD, which divides by nothing.
-    return displacement_from_counts(
-        parse_pair(target, "--target"),
-        parse_pair(buffer, "--buffer"),
-        parse_pair(control, "--control"),
-        bc,
-    )
+    res = displacement_from_counts(*counts.values())
+    if audience == "analyst":
+        return res
+    return safe_displacement(res, counts, get_profile(audience))
 
 
 def _f(v: Any, nd: int = 3) -> str:
@@ -201,14 +207,21 @@ def _defined(v: Any) -> bool:
 
 def _render_displacement(res: dict[str, Any]) -> None:
     t = Table("measure", "value", title="Bowers & Johnson (2003) measures")
+    withheld = set(res["wdq"].get("suppressed") or [])
     for k, v in res["wdq"].items():
-        t.add_row(k.replace("_", " "), _f(v) if _defined(v) else "undefined")
+        if k in ("suppressed", "below_threshold"):
+            continue
+        shown = "withheld" if k in withheld else _f(v) if _defined(v) else "undefined"
+        t.add_row(k.replace("_", " "), shown)
     out.print(t)
     for n in res.get("notes", []):
         out.print(f"[yellow]note:[/] {esc(n)}")
     w = res["wdd"]
     if w is None:
         out.print("WDD: give --buffer-control to test the change (Wheeler & Ratcliffe 2018)")
+        return
+    if "estimate" in (w.get("suppressed") or []):
+        out.print("WDD: withheld (see the note)")
         return
     if not (_defined(w["z"]) and w["se"]):  # every count 0: nothing to test
         out.print(f"WDD {w['estimate']:+,.1f} crimes; z and interval undefined (SE 0)")

@@ -716,3 +716,35 @@ def _sources(data: dict[str, Any], inds: list[dict[str, Any]]) -> dict[str, Any]
         "months": {"from": months[0], "to": months[-1]} if months else None,
         "plan": data.get("plan_id"),
     }
+
+
+def safe_displacement(
+    res: dict[str, Any], counts: dict[str, Any], profile: Profile
+) -> dict[str, Any]:
+    """``evaluate displacement`` made safe for an audience.
+
+    Every measure (WDQ family, WDD) is computed from all six or eight typed
+    counts, so with any of them small (1 to threshold-1) each measure would
+    give it back: all are withheld, and the counts themselves are not echoed.
+    ``counts`` maps the option (``--target`` ...) to its (before, after).
+    """
+    t = profile.threshold
+    out = copy.deepcopy(res)
+    out["audience"] = profile.name
+    out["suppression_threshold"] = t
+    small = [
+        f"{name} {when}"
+        for name, pair in counts.items()
+        if pair is not None
+        for when, v in zip(WHEN, pair, strict=True)
+        if is_small(v, t)
+    ]
+    if t and small:
+        counts_withheld: Counter = Counter()
+        for block in ("wdq", "wdd"):
+            if isinstance(out.get(block), dict):
+                withhold_block(out[block], counts_withheld)
+        out.setdefault("notes", []).append(
+            f"every measure withheld: {', '.join(small)} below {t} would be given back by it"
+        )
+    return out
