@@ -68,6 +68,14 @@ def harm_index(
             df = partner_index(df, profile.threshold)
     out = index_to_dict(df)
     out["audience"] = profile.name
+    pop = out.get("population")
+    if profile.suppresses and isinstance(pop, dict) and pop.get("source"):
+        # index_to_dict names the population file by its full path, which the shared
+        # harm index keeps (reported to the harm module's owners); a shared answer
+        # names no file of the store's machine, only the file's name
+        from pathlib import PurePath
+
+        pop["source"] = PurePath(str(pop["source"])).name
     return out
 
 
