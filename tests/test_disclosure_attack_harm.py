@@ -371,6 +371,8 @@ def test_demo_city_rates_times_populations_give_only_published_counts(demo):
         assert pub.loc[pub["count"].isna(), ["count_per_1000", "harm_per_1000"]].isna().all().all()
         found, _ = decomposition_attack(pub, analyst, max_count=10)
         assert found == [], found[:5]
+        src = pub.attrs["population"]["source"]  # a name, never the analyst's path
+        assert src == Path(analyst.attrs["population"]["source"]).name and "/" not in src
     less = None
     with Store(demo, read_only=True) as st:
         less = shared_harm_index(st, get_profile("partner"),

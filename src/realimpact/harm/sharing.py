@@ -46,6 +46,7 @@ import hashlib
 import hmac
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -321,6 +322,10 @@ def safe_index(
         "coarser_periods": "sums of the months; harm only of the months not withheld",
         "rank": "from the published harm, among rows whose harm is shown; others last, unranked",
     }
+    pop = attrs.get("population")
+    if isinstance(pop, dict) and pop.get("source"):
+        # the file's name says which table; its path is the analyst's machine
+        attrs = {**attrs, "population": {**pop, "source": Path(str(pop["source"])).name}}
     out.attrs = {
         **attrs,
         "audience": profile.name,
