@@ -92,10 +92,14 @@ async def _session(base: str, shot: Path) -> dict:
                         method, p = msg.get("method"), msg.get("params", {})
                         if method == "Network.requestWillBeSent":
                             seen["requests"].append(p["request"]["url"])
-                        elif (method == "Runtime.consoleAPICalled" and p.get("type") in (
-                            "error",
-                            "assert",
-                        )) or method == "Runtime.exceptionThrown":
+                        elif (
+                            method == "Runtime.consoleAPICalled"
+                            and p.get("type")
+                            in (
+                                "error",
+                                "assert",
+                            )
+                        ) or method == "Runtime.exceptionThrown":
                             seen["errors"].append(p)
                         elif method == "Log.entryAdded" and p["entry"].get("level") == "error":
                             seen["errors"].append(p["entry"])

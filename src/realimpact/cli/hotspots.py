@@ -142,7 +142,9 @@ def _share(result: dict[str, Any], profile: Any, counts: Any, product: str) -> N
     m = manifest(profile, counts, product=product, sources=_sources(result))
     result["disclosure"] = m
     if result.get("outputs"):
-        result["outputs"]["manifest"] = write_manifests(m, result["outputs"])
+        # one manifest per folder written to; outputs keep one shape ({"path": ...})
+        for i, path in enumerate(write_manifests(m, result["outputs"])):
+            result["outputs"]["manifest" if i == 0 else f"manifest_{i + 1}"] = {"path": path}
 
 
 def _how(r: dict) -> str:
