@@ -53,9 +53,11 @@ def write_json(path: str | Path, obj: Any) -> Path:
     """Write ``obj`` as JSON to ``path`` atomically: a reader (a partner's script, the web
     app) never sees half a file, and a failed write leaves the old file as it was."""
     import os
+    import threading
 
     target = Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    # per process and thread: the web app's threads may write the same file at once
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         tmp.write_text(dumps(obj) + "\n", "utf-8")
         tmp.replace(target)

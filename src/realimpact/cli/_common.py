@@ -86,6 +86,7 @@ CREATES_STORE = frozenset(
         "ingest partner",
         "markets add",
         "markets import",
+        "users add",  # an admin may set up accounts before any data arrives
         "harm weights",
     }
 )

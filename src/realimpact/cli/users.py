@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,18 +13,6 @@ users = typer.Typer(
     help="Accounts of the web app (realimpact serve): analyst, partner or admin.",
     no_args_is_help=True,
 )
-
-# `users add` may make the store: an admin can set up accounts before any data
-# arrives. Same option as everywhere, without the read commands' must-exist check.
-NewStoreOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--store",
-        envvar="REALIMPACT_STORE",
-        help="DuckDB store file (default ./realimpact.duckdb; env REALIMPACT_STORE).",
-        show_default=False,
-    ),
-]
 
 
 def _read_password() -> str:
@@ -46,7 +33,7 @@ def add(
             " password never appears in the shell history or the process list.",
         ),
     ] = False,
-    store: NewStoreOpt = None,
+    store: StoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Add a web app account; the password is stored only as a scrypt hash."""

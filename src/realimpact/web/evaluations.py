@@ -25,7 +25,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from realimpact._json import dumps
+from realimpact._json import write_json
 from realimpact.disclosure.profiles import Profile
 from realimpact.errors import RejectedFileError, ValidationError
 
@@ -86,12 +86,7 @@ class Shelf:
         body = {k: v for k, v in results.items() if k != "files"}  # paths of another machine
         target = self._file(plan_id)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".results.json.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            tmp.write_text(dumps(body) + "\n", "utf-8")
-            tmp.replace(target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_json(target, body)
         with self._lock:
             self._reports = {k: v for k, v in self._reports.items() if k[0] != plan_id}
         return plan_id
