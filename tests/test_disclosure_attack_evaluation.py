@@ -544,3 +544,143 @@ def test_shared_words_never_give_a_withheld_verdict_away(demo_runs):
         assert text.count("not shown") == 1 and "too small to share" in text, text
     html = (demo_runs["public"] / "report.html").read_text("utf-8")
     assert "not shown: it rests on counts too small" not in html
+
+
+# --- (c) the net harm total against the withheld counts behind it ------------------------------
+
+Z95 = 1.959963984540054
+
+
+def _round(x: float, base: float) -> float:
+    return float(math.floor(x / base + 0.5) * base) if base > 0 else x
+
+
+def _tne(tb, ta, bb, ba, cb, ca, phi):
+    """Bowers-Johnson total net effect and its delta-method variance (written out again here)."""
+    r = ca / cb
+    pre, post = tb + bb, ta + ba
+    return pre * r - post, (r * r * pre + post + pre * pre * r * r * (1 / ca + 1 / cb)) * phi
+
+
+def net_harm_attack(shared: dict, analyst: dict) -> list[str]:
+    """Each withheld count behind the net harm, tried at every value the other figures leave it.
+
+    Worst case for the publisher: the reader knows every other crime type's part
+    of the total (the CCHI weights are public; the other parts may be derived from
+    the other totals), recomputes the total for each candidate, rounds it as the
+    output does, and keeps the candidates that reproduce every published figure
+    (estimate, errors, intervals, p, band, direction). A leak is a candidate ruled out.
+    """
+    ch = (shared.get("net_harm") or {}).get("crime_harm")
+    ach = (analyst.get("net_harm") or {}).get("crime_harm")
+    if not isinstance(ch, dict) or not isinstance(ach, dict):
+        return []
+    base = float(((shared.get("disclosure") or {}).get("rules") or {}).get("harm_rounding") or 0)
+    win = analyst["net_harm"]["windows"]
+    pub = Published(shared, shared["suppression_threshold"])
+    intervals = linear_attack(pub)
+    types = {i["id"]: i.get("crime_types") or [] for i in analyst["plan"]["indicators"]}
+    rows = {r["crime_type"]: r for r in ach["by_type"]}
+    ana = {i["id"]: i for i in analyst["indicators"]}
+    shown = {k: ch.get(k) for k in ("estimate", "se", "ci_low", "ci_high", "p")}
+    shown |= {f"poisson.{k}": (ch.get("poisson") or {}).get(k) for k in ("se", "ci_low", "ci_high", "p")}  # fmt: skip
+    shown |= {"band": ch.get("band"), "change": ch.get("change")}
+    numeric = [k for k, v in shown.items() if v is not None]
+    found = []
+    for cell, (lo, hi) in intervals.items():
+        if cell[0] != "t" or not pub.kind.get(cell):
+            continue
+        _, iid, role, when = cell
+        ind = ana.get(iid)
+        if ind is None or ind["source"] != "police_uk":
+            continue
+        if (ind["baseline"], ind["follow_up"]) != (win["baseline"], win["follow_up"]):
+            continue
+        if len(types[iid]) != 1:  # several types behind one total: a figure over it is unchecked
+            if any(k not in ("band", "change") for k in numeric):
+                found.append(f"net harm published over withheld {iid} {role} {when}")
+            continue
+        row = rows[types[iid][0]]
+        w, phi = row["weight"], row["dispersion"]
+        c = {(r, x): float((ind.get(r) or {}).get(x) or 0) for r in ROLES for x in WHEN}
+        tne0, var0 = _tne(*(c[k] for k in [(r, x) for r in ROLES for x in WHEN]), phi)
+        var_all = ach["se"] ** 2 - w * w * var0
+        var_p_all = ach["poisson"]["se"] ** 2 - w * w * var0 / phi
+        kept = []
+        tried = range(int(lo), int(min(hi, lo + 400)) + 1)
+        for v in tried:
+            c2 = dict(c) | {(role, when): float(v)}
+            try:
+                tne, var = _tne(*(c2[k] for k in [(r, x) for r in ROLES for x in WHEN]), phi)
+            except ZeroDivisionError:
+                continue
+            est = ach["estimate"] + w * (tne - tne0)
+            se, sp = math.sqrt(var_all + w * w * var), math.sqrt(var_p_all + w * w * var / phi)
+            z = est / se
+            got = {
+                "estimate": _round(est, base), "se": _round(se, base),
+                "ci_low": _round(est - Z95 * se, base), "ci_high": _round(est + Z95 * se, base),
+                "p": math.erfc(abs(z) / math.sqrt(2)),
+                "poisson.se": _round(sp, base), "poisson.ci_low": _round(est - Z95 * sp, base),
+                "poisson.ci_high": _round(est + Z95 * sp, base),
+                "poisson.p": math.erfc(abs(est / sp) / math.sqrt(2)),
+                "change": "fell" if est - Z95 * se > 0 else "rose" if est + Z95 * se < 0
+                else "no_clear_change",
+            }  # fmt: skip
+            if shown["band"] is not None:
+                from realimpact.disclosure.dominance import harm_band
+
+                got["band"] = harm_band(est)
+            if all(
+                math.isclose(got[k], shown[k], rel_tol=1e-9, abs_tol=1e-9)
+                if isinstance(shown[k], float)
+                else got[k] == shown[k]
+                for k in numeric
+            ):
+                kept.append(v)
+        if len(kept) < len(tried):
+            found.append(
+                f"{iid} {role} {when}: net harm leaves {len(kept)} of {len(tried)} values"
+                f" ({kept[:5]}...)"
+            )
+    return found
+
+
+def test_net_harm_attack_narrows_the_withheld_drugs_buffer_when_the_total_is_exact(col_runs):
+    """The measured attack on the old partner output: net harm to 10 days beside the
+    withheld Drugs buffer follow-up total (11) gives it back exactly (5-12 were possible)."""
+    ana, res = _load(col_runs["analyst"]), _load(col_runs["partner"])
+    old = copy.deepcopy(res)
+    ach = ana["net_harm"]["crime_harm"]
+    old["net_harm"]["crime_harm"] = {
+        "estimate": _round(ach["estimate"], 10), "se": _round(ach["se"], 10),
+        "ci_low": _round(ach["ci_low"], 10), "ci_high": _round(ach["ci_high"], 10),
+        "p": ach["p"], "change": ach["change"],
+    }  # fmt: skip
+    leaks = net_harm_attack(old, ana)
+    assert any(x.startswith("drugs-crime buffer after: net harm leaves 1 of 8") for x in leaks), (
+        leaks
+    )
+
+
+@pytest.mark.parametrize("audience", ["partner", "public"])
+def test_net_harm_never_narrows_a_withheld_count(col_runs, demo_runs, audience):
+    for ana, res in (
+        (_load(col_runs["analyst"]), _load(col_runs[audience])),
+        (demo_runs["analyst"], _load(demo_runs[audience])),
+    ):
+        assert net_harm_attack(res, ana) == []
+
+
+def test_partner_net_harm_of_the_city_of_london_is_a_band_said_in_words(col_runs):
+    from realimpact.report.render import net_harm_line
+
+    ch = _load(col_runs["partner"])["net_harm"]["crime_harm"]
+    assert ch["shown_as"] == "band" and ch["band"] == "10,000-50,000"
+    assert ch["estimate"] is None and "estimate" in ch["suppressed"] and ch["p"] is None
+    assert ch["change"] == "fell" and ch["direction"] == "prevented"
+    line = net_harm_line(ch)
+    assert line.startswith("Crime harm fell across target and buffer: between 10,000 and 50,000")
+    assert "too small to share" in line
+    page = (col_runs["partner"] / "report.html").read_text("utf-8")
+    assert "between 10,000 and 50,000" in page and "25,270" not in page

@@ -38,15 +38,24 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 from collections import Counter
 from typing import Any
 
+from realimpact.disclosure.audit import feasible_intervals
 from realimpact.disclosure.contract import withhold
+from realimpact.disclosure.dominance import dominated, harm_band
 from realimpact.disclosure.manifest import build_manifest
 from realimpact.disclosure.perturb import perturb_count
 from realimpact.disclosure.profiles import Profile, get_profile
 from realimpact.disclosure.rounding import round_digits, round_harm, round_to_base
-from realimpact.disclosure.suppress import LinkedTable, Protection, is_small, protect
+from realimpact.disclosure.suppress import (
+    LinkedTable,
+    Protection,
+    is_small,
+    protect,
+    unknown_ranges,
+)
 from realimpact.errors import ValidationError
 
 ROLES = ("target", "buffer", "control")
@@ -113,6 +122,7 @@ def safe_results(results: dict[str, Any], profile: Profile) -> dict[str, Any]:
                 notes.append(note)
     _ledger(data, counts, t)
     _net_harm(data, inds, profile, counts)
+    _net_harm_guard(data, inds, profile, counts, table, prot)
     _next_steps(data, inds)
     _walk_counts(data, t, counts)
     if profile.rounding > 1 or profile.perturbation:
@@ -504,6 +514,7 @@ def _net_harm(
         return
     ch = net.get("crime_harm")
     if isinstance(ch, dict):
+        ch["_exact"] = copy.deepcopy({k: v for k, v in ch.items() if k != "_exact"})
         for k in ("estimate", "se", "ci_low", "ci_high"):
             if k in ch:
                 ch[k] = round_harm(ch[k], profile.harm_rounding)
@@ -545,6 +556,211 @@ def _net_harm(
         h["summary"] = _harm_summary(h)
     if "statement" in net:
         net["statement"] = _statement(net)
+
+
+#: the net harm figures a reader can read a withheld count back from
+NET_FIELDS = ("estimate", "se", "ci_low", "ci_high", "p")
+NET_POISSON = ("se", "ci_low", "ci_high", "p")
+#: how far above its lowest possible value a withheld count is tried (as the attacker does)
+NET_SPAN = 400
+Z95 = 1.959963984540054
+NET_BANDED = (
+    "Shown as a range: a count behind it is too small to share, "
+    "and the exact figure would narrow it down."
+)
+NET_WITHHELD = (
+    "Not shown: a count behind it is too small to share, and even a range would narrow it down."
+)
+
+
+def _net_cells(
+    data: dict[str, Any], inds: list[dict[str, Any]], net: dict[str, Any]
+) -> list[tuple[Any, dict[str, Any], str, str, frozenset[str]]]:
+    """Withheld role totals the net harm is computed from: (cell, indicator, role, when, types).
+
+    The net harm sums every recorded crime type over the first police.uk
+    indicator's windows; an indicator of the same source and windows holds
+    the same per-type counts, so its withheld totals sit behind it.
+    """
+    win = net.get("windows") if isinstance(net.get("windows"), dict) else {}
+    plan_types = {
+        str(i.get("id")): frozenset(str(x) for x in i.get("crime_types") or [])
+        for i in ((data.get("plan") or {}).get("indicators") or [])
+        if isinstance(i, dict)
+    }
+    out = []
+    for ind in inds:
+        if ind.get("source") != "police_uk":
+            continue
+        if ind.get("baseline") != win.get("baseline") or ind.get("follow_up") != win.get(
+            "follow_up"
+        ):
+            continue
+        types = _types(ind) or plan_types.get(str(ind.get("id")), frozenset())
+        for role in ROLES:
+            for when in WHEN:
+                if _withheld(ind.get(role), when):
+                    out.append((("t", str(ind.get("id")), role, when), ind, role, when, types))
+    return out
+
+
+def _net_figures(est: float, var: float, var_p: float, base: float) -> dict[str, Any]:
+    """The crime harm figures as they would be published (rounded as ``_net_harm`` rounds)."""
+    se, sp = math.sqrt(max(var, 0.0)), math.sqrt(max(var_p, 0.0))
+    return {
+        "estimate": round_harm(est, base),
+        "se": round_harm(se, base),
+        "ci_low": round_harm(est - Z95 * se, base),
+        "ci_high": round_harm(est + Z95 * se, base),
+        "p_se": round_harm(sp, base),
+        "p_ci_low": round_harm(est - Z95 * sp, base),
+        "p_ci_high": round_harm(est + Z95 * sp, base),
+        "change": "fell" if est - Z95 * se > 0 else "rose" if est + Z95 * se < 0 else "no",
+        "band": (
+            ("prevented " if est >= 0 else "added ") + harm_band(est) if math.isfinite(est) else ""
+        ),
+    }
+
+
+def _net_excludes(
+    cells: list, ind_totals: dict, ch: dict[str, Any], ranges: dict, base: float, keys: tuple
+) -> bool | None:
+    """Whether the figures ``keys`` rule out a value a withheld count could take.
+
+    The attacker of tests/test_disclosure_attack_evaluation.py, in the worst
+    case: every other crime type's part is known, the withheld count is tried
+    at each value the other published figures leave it, and the net harm is
+    recomputed. None when it cannot be recomputed (a withheld total of several
+    crime types: its per-type counts are not in the results).
+    """
+    from realimpact.evaluation.net_harm import tne_estimate
+
+    rows = {str(r.get("crime_type")): r for r in ch.get("by_type") or [] if isinstance(r, dict)}
+    est0, se0 = _f(ch.get("estimate")), _f(ch.get("se"))
+    sp0 = _f((ch.get("poisson") or {}).get("se"))
+    if est0 is None or se0 is None or sp0 is None:
+        return None
+    for cell, ind, role, when, types in cells:
+        if len(types) != 1 or next(iter(types)) not in rows:
+            return None
+        row = rows[next(iter(types))]
+        w, phi = _f(row.get("weight")), _f(row.get("dispersion")) or 1.0
+        tne0, tse0 = _f(row.get("crimes_prevented")), _f(row.get("se"))
+        counts = ind_totals.get(str(ind.get("id")))
+        if w is None or tne0 is None or tse0 is None or counts is None:
+            return None
+        lo, hi = ranges.get(cell, (0, math.inf))
+        hi = min(hi, lo + NET_SPAN)
+        pub = _net_figures(est0, se0**2, sp0**2, base)
+        for v in range(int(lo), int(hi) + 1):
+            c = dict(counts)
+            c[(role, when)] = float(v)
+            t = tne_estimate(
+                (c[("target", "before")], c[("target", "after")]),
+                (c.get(("buffer", "before"), 0.0), c.get(("buffer", "after"), 0.0)),
+                (c[("control", "before")], c[("control", "after")]),
+                dispersion=phi,
+            )
+            if not math.isfinite(t.estimate):
+                return True  # that value would leave no estimate at all: it is ruled out
+            est = est0 - w * tne0 + w * t.estimate
+            var = se0**2 - (w * tse0) ** 2 + (w * t.se) ** 2
+            var_p = sp0**2 - (w * tse0) ** 2 / phi + (w * t.se) ** 2 / phi
+            got = _net_figures(est, var, var_p, base)
+            if any(got[k] != pub[k] for k in keys):
+                return True
+    return False
+
+
+def _net_harm_guard(
+    data: dict[str, Any],
+    inds: list[dict[str, Any]],
+    profile: Profile,
+    counts: Counter,
+    table: LinkedTable,
+    prot: Protection,
+) -> None:
+    """The net harm total coarsened or withheld when it would narrow a withheld count.
+
+    With the public CCHI weights, a net harm total published to 10 days moves
+    with every crime a withheld count could hide (a Drugs crime is 3.7 days, a
+    robbery 365): a reader who knows or derives the other crime types' parts
+    tries each value the count could take and keeps those that reproduce the
+    published figures. When that rules out any value, the total is shown only
+    as a band with its direction; when the band (or whether harm fell) would
+    still rule one out, or the type behind the withheld count dominates the
+    total, nothing of the total is shown. Runs on the analyst's figures
+    (``by_type`` is withheld from the output afterwards, so it reads the copy).
+    """
+    net = data.get("net_harm")
+    ch = net.get("crime_harm") if isinstance(net, dict) else None
+    if not isinstance(ch, dict):
+        return
+    exact = ch.pop("_exact", None) or {}
+    cells = _net_cells(data, inds, net)
+    if not cells:
+        return
+    base = profile.harm_rounding
+    # what a reader can say of each withheld count from the table alone
+    unknown = unknown_ranges(table, profile.threshold, prot.primary, prot.secondary)
+    published = {c: v for c, v in table.values.items() if c not in unknown}
+    try:
+        ranges = feasible_intervals(table.relations, published, unknown)
+    except ValueError:
+        ranges = unknown
+    ind_totals = {}
+    for _, ind, _, _, _ in cells:
+        iid = str(ind.get("id"))
+        ind_totals[iid] = {
+            (cell[2], cell[3]): float(v)
+            for cell, v in table.values.items()
+            if cell[0] == "t" and cell[1] == iid
+        }
+    rows = {str(r.get("crime_type")): r for r in exact.get("by_type") or [] if isinstance(r, dict)}
+    hidden_types = {next(iter(c[4])) for c in cells if len(c[4]) == 1}
+    parts = {
+        k: (1 if k in hidden_types else profile.threshold, abs(_f(r.get("harm_prevented")) or 0.0))
+        for k, r in rows.items()
+    }
+    dom = profile.dominance_share > 0 and dominated(
+        parts, threshold=profile.threshold, share=profile.dominance_share
+    )
+    if any(len(c[4]) != 1 for c in cells):
+        dom = True  # several types behind one withheld total: it cannot be checked, so withheld
+    rounded_leaks = _net_excludes(
+        cells, ind_totals, exact, ranges, base, ("estimate", "se", "ci_low", "ci_high",
+                                                "p_se", "p_ci_low", "p_ci_high", "change")
+    )  # fmt: skip
+    band_leaks = _net_excludes(cells, ind_totals, exact, ranges, base, ("band", "change"))
+    shown = "rounded" if rounded_leaks is False and not dom else "band"
+    if shown == "band" and (band_leaks is not False or dom):
+        shown = "withheld"
+    # p at full precision ties the estimate to its error: never shown beside a withheld count
+    for blk in (ch, ch.get("poisson")):
+        if isinstance(blk, dict) and blk.get("p") is not None:
+            counts["derived"] += 1
+            withhold(blk, "p")
+    if shown == "rounded":
+        return
+    for k in ("estimate", "se", "ci_low", "ci_high"):
+        if ch.get(k) is not None:
+            counts["derived"] += 1
+        withhold(ch, k)
+    if isinstance(ch.get("poisson"), dict):
+        for k in NET_POISSON:
+            withhold(ch["poisson"], k)
+    est = _f(exact.get("estimate"))
+    if shown == "band" and est is not None:
+        ch["band"] = harm_band(est)
+        ch["direction"] = "prevented" if est >= 0 else "added"
+        ch["shown_as"] = "band"
+        ch["reason"] = NET_BANDED
+    else:
+        withhold(ch, "change")
+        ch["shown_as"] = "withheld"
+        ch["reason"] = NET_WITHHELD
+    counts["derived"] += 1
+    net["statement"] = _statement(net)
 
 
 def _next_steps(data: dict[str, Any], inds: list[dict[str, Any]]) -> None:
@@ -598,11 +814,17 @@ def _statement(net: dict[str, Any]) -> str:
     ch = net.get("crime_harm") if isinstance(net.get("crime_harm"), dict) else {}
     est, lo, hi = (_f(ch.get(k)) for k in ("estimate", "ci_low", "ci_high"))
     out = []
+    unit = ch.get("unit") or "harm units"
     if est is not None:
         ci = f" (95% CI {lo:,.0f} to {hi:,.0f})" if lo is not None and hi is not None else ""
+        out.append(f"Crime harm: about {est:,.0f} {unit} prevented in target and buffer{ci}.")
+    elif ch.get("shown_as") == "band":
         out.append(
-            f"Crime harm: about {est:,.0f} {ch.get('unit') or 'harm units'} prevented in target and buffer{ci}."
+            f"Crime harm: between {str(ch.get('band')).replace('-', ' and ')} {unit} "
+            f"{ch.get('direction') or 'prevented'} in target and buffer. {ch.get('reason')}"
         )
+    elif ch.get("shown_as") == "withheld":
+        out.append(f"Crime harm in target and buffer: {str(ch.get('reason')).lower()}")
     hs = [
         h["summary"]
         for h in net.get("operation_harms") or []

@@ -552,6 +552,9 @@ def net_harm_line(ch: Any) -> str | None:
         return None
     est, lo, hi = (_f(ch.get(k)) for k in ("estimate", "ci_low", "ci_high"))
     unit = _harm_unit(ch)
+    shared = _shared_net_harm(ch, unit)
+    if shared:
+        return shared
     if est is None:
         return "Crime harm could not be estimated with these areas."
     if lo is None or hi is None:
@@ -568,6 +571,28 @@ def net_harm_line(ch: Any) -> str | None:
         f"No clear change in crime harm across target and buffer "
         f"({_whole(est)} {unit} prevented, {ci}, which includes no change)."
     )
+
+
+def _shared_net_harm(ch: dict[str, Any], unit: str) -> str | None:
+    """A shared net harm shown only as a range, or not at all (evaluation/sharing.py)."""
+    how = ch.get("shown_as")
+    if how == "band":
+        band = str(ch.get("band") or "").replace("-", " and ")
+        moved = "added" if ch.get("direction") == "added" else "prevented"
+        head = {"fell": "Crime harm fell", "rose": "Crime harm rose"}.get(
+            str(ch.get("change")), "No clear change in crime harm"
+        )
+        return (
+            f"{head} across target and buffer: between {band} {unit} {moved}. "
+            "It is given as a range because one of the counts behind it is too small "
+            "to share and the exact figure would point to it."
+        )
+    if how == "withheld":
+        return (
+            "Crime harm across target and buffer is not shown: one of the counts behind "
+            "it is too small to share, and even a range would point to it."
+        )
+    return None
 
 
 def _harm_unit(ch: dict[str, Any]) -> str:
@@ -1161,6 +1186,10 @@ def _net_harm(
                 else ""
             )
             rows.append(("Crime harm prevented, target and buffer", f"{_whole(est)}{ci}"))
+        elif ch.get("shown_as") == "band":
+            rows.append(("Crime harm prevented, target and buffer", f"{ch.get('band')} (range)"))
+        elif ch.get("shown_as") == "withheld":
+            rows.append(("Crime harm prevented, target and buffer", "withheld"))
         if ch.get("weights"):
             w = {"cchi": "Cambridge Crime Harm Index"}.get(str(ch["weights"]), str(ch["weights"]))
             rows.append(("Harm weights", f"{w}{' (' + unit + ')' if unit else ''}"))
