@@ -684,3 +684,64 @@ def test_partner_net_harm_of_the_city_of_london_is_a_band_said_in_words(col_runs
     assert "too small to share" in line
     page = (col_runs["partner"] / "report.html").read_text("utf-8")
     assert "between 10,000 and 50,000" in page and "25,270" not in page
+
+
+# --- (d) Merseyside: the Liverpool plan over the real force data ---------------------------------
+
+MERSEYSIDE = [POLICE_UK / "merseyside", POLICE_UK.parent / "police_uk_more" / "merseyside"]
+LIVERPOOL = ROOT / "examples" / "plans" / "liverpool-city-centre-illustrative.yaml"
+
+
+@pytest.fixture(scope="module")
+def mersey_runs(tmp_path_factory) -> dict:
+    """The Liverpool plan over a Merseyside store built as benchmarks/disclosure.py builds it;
+    partner also at threshold 30, so that months and totals are withheld and attacked."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from realimpact.geo.areas import ingest_boundaries
+    from realimpact.sources.police_uk import ingest_police_uk
+    from realimpact.store import Store
+
+    d = tmp_path_factory.mktemp("attack_mersey")
+    store = d / "mersey.duckdb"
+    with Store(store) as st:
+        assert ingest_police_uk([p for p in MERSEYSIDE if p.is_dir()], st).ok
+    frames = [
+        gpd.read_file(p)
+        for p in sorted(
+            (POLICE_UK.parent / "boundaries" / "merseyside_lsoa_2011").glob("*.geojson")
+        )
+    ]
+    allb = d / "merseyside_lsoa_2011.geojson"
+    gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs).to_file(allb)
+    with Store(store) as st:
+        ingest_boundaries(allb, st, layer="lsoa", id_field="LSOA11CD", name_field="LSOA11NM")
+    cfg = d / "sharing.yaml"
+    cfg.write_text("profiles:\n  partner: {threshold: 30}\n", "utf-8")
+    out = {}
+    for name, extra in (("analyst", []), ("partner", []), ("public", []),
+                        ("partner30", ["--sharing-config", cfg])):  # fmt: skip
+        aud = name.rstrip("0123456789")
+        r = _cli("evaluate", LIVERPOOL, "--out", d / name, "--audience", aud, *extra,
+                 "--store", store, "--json")  # fmt: skip
+        assert r.exit_code == 0, r.output
+        out[name] = d / name
+    return out
+
+
+@pytest.mark.parametrize("name", ["partner", "public", "partner30"])
+def test_merseyside_shared_outputs_do_not_leak(mersey_runs, name):
+    res, ana = _load(mersey_runs[name]), _load(mersey_runs["analyst"])
+    assert attack(res, res["suppression_threshold"]) == []
+    assert net_harm_attack(res, ana) == []
+    if name == "partner30":  # the attack has something to work on
+        assert res["suppression_threshold"] == 30
+        assert res["disclosure"]["withheld"]["primary"] > 0
+        assert res["disclosure"]["withheld"]["secondary"] > 0
+    if name == "public":
+        assert res["disclosure"]["withheld"]["rounded"] > 0
+    for f in ("results.json", "manifest.json"):
+        text = (mersey_runs[name] / f).read_text("utf-8")
+        assert "/work/" not in text and not re.search(r'"<\d+"', text)
+        assert not re.search(r"[0-9a-f]{64}", text)
