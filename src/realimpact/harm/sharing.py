@@ -42,8 +42,8 @@ pins its harm between its neighbours. So, for a profile that suppresses:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import hmac
+import math
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,18 +64,35 @@ DEFAULT_KEY = "realimpact stand-in v1"
 _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
+#: keyed hashes already computed, per (key, salt): the same areas, months and types come back
+#: in every run of a process (the web app, a benchmark), and HMAC is most of the stand-in cost
+_KEYED_CACHE: dict[tuple[str, str], dict[Any, int]] = {}
+_KEYED_CACHE_MAX = 200_000  # values held over all keys; past it the cache starts again
+
+
+def _hash_uniques(uniq: Sequence[Any], key: str, salt: str) -> np.ndarray:
+    """HMAC-SHA256 of ``f"{salt}|{u}"`` for each distinct value, first 8 bytes, as uint64."""
+    memo = _KEYED_CACHE.get((key, salt))
+    if memo is None:
+        if sum(len(m) for m in _KEYED_CACHE.values()) > _KEYED_CACHE_MAX:
+            _KEYED_CACHE.clear()
+        memo = _KEYED_CACHE.setdefault((key, salt), {})
+    kb = key.encode()
+    out = []
+    for u in uniq:
+        text = f"{u}"  # the key as hashed: 1, 1.0 and True are one dict key but three texts
+        h = memo.get(text)
+        if h is None:
+            digest = hmac.digest(kb, f"{salt}|{text}".encode(), "sha256")
+            h = memo[text] = int.from_bytes(digest[:8], "big")
+        out.append(h)
+    return np.array(out, dtype=np.uint64)
+
+
 def _keyed(values: np.ndarray, key: str, salt: str) -> np.ndarray:
     """A keyed 64-bit hash per distinct value (HMAC-SHA256), as a uint64 array."""
     codes, uniq = pd.factorize(values)
-    hashed = np.array(
-        [
-            int.from_bytes(
-                hmac.new(key.encode(), f"{salt}|{u}".encode(), hashlib.sha256).digest()[:8], "big"
-            )
-            for u in uniq
-        ],
-        dtype=np.uint64,
-    )
+    hashed = _hash_uniques(uniq.tolist(), key, salt)
     return hashed[codes] if len(codes) else np.zeros(0, dtype=np.uint64)
 
 
@@ -118,9 +135,23 @@ def stand_ins(
     with np.errstate(over="ignore"):
         base = _mix(a ^ _mix(m))
         h = _mix(base[:, None] ^ t[None, :])
-    u = (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)  # uniform on [0, 1)
+    return _draw(h, threshold)
+
+
+def _draw(h: np.ndarray, threshold: int) -> np.ndarray:
+    """The stand-in of each cell hash: its top 53 bits as a uniform draw from the shares.
+
+    u = (h >> 11) / 2**53 is uniform on [0, 1) and the stand-in is 1 + the number of
+    cumulative shares at or below u (at most threshold-1). ``c <= u`` is exactly
+    ``ceil(c * 2**53) <= h >> 11`` (scaling by a power of two is exact), so the draw
+    is made on the integers: the same stand-ins as a float search, without the floats.
+    """
+    x = h >> np.uint64(11)
     cdf = np.cumsum(stand_in_shares(threshold))
-    return np.minimum(np.searchsorted(cdf, u, side="right"), len(cdf) - 1).astype(np.int64) + 1
+    idx = np.zeros(x.shape, dtype=np.int64)
+    for c in cdf[:-1]:  # the last can only lift the index past the clip below
+        idx += x >= np.uint64(math.ceil(float(c) * float(1 << 53)))
+    return idx + 1
 
 
 def protect_type_counts(
@@ -128,39 +159,144 @@ def protect_type_counts(
     profile: Profile, salt: str,
 ) -> tuple[np.ndarray, int]:  # fmt: skip
     """Type counts with every 1..threshold-1 replaced by its stand-in; and how many were."""
+    a_codes, a_uniq = pd.factorize(np.asarray(areas, dtype=object), use_na_sentinel=False)
+    m_codes, m_uniq = pd.factorize(np.asarray(months, dtype=object), use_na_sentinel=False)
+    return _protect(counts, a_codes, list(a_uniq), m_codes, list(m_uniq), types, profile, salt)
+
+
+def _protect(
+    counts: np.ndarray, a_codes: np.ndarray, a_uniq: Sequence[Any], m_codes: np.ndarray,
+    m_uniq: Sequence[Any], types: Sequence[str], profile: Profile, salt: str,
+) -> tuple[np.ndarray, int]:  # fmt: skip
+    """:func:`protect_type_counts` on factorized areas and months (codes into the uniques).
+
+    Hashes each distinct area, month and type once and draws a stand-in only
+    for the small cells, each the value :func:`stand_ins` gives that cell.
+    """
     t = profile.threshold
     small = (counts > 0) & (counts < t)
-    if not small.any():
+    flat = np.flatnonzero(small)  # (a 1-d search and a division beat 2-d np.nonzero)
+    if not len(flat):
         return counts.copy(), 0
+    k = counts.shape[1]
+    rows = flat // k
+    cols = flat - rows * k
     key = profile.perturbation.key if profile.perturbation else DEFAULT_KEY
-    rows = np.flatnonzero(small.any(axis=1))
+    a = _hash_uniques(a_uniq, key, f"{salt}|area")
+    m = _hash_uniques(m_uniq, key, f"{salt}|month")
+    th = _hash_uniques(list(types), key, f"{salt}|type")
+    with np.errstate(over="ignore"):
+        base = _mix(a[a_codes] ^ _mix(m)[m_codes])  # per row, then per small cell
+        h = _mix(base[rows] ^ th[cols])
     q = counts.copy()
-    s = stand_ins(areas[rows], months[rows], types, key, t, salt)
-    q[rows] = np.where(small[rows], s, counts[rows])
-    return q, int(small.sum())
+    q.reshape(-1)[flat] = _draw(h, t)
+    return q, len(flat)
 
 
-def _bands(harm: np.ndarray, dom: np.ndarray) -> np.ndarray:
-    """``harm_band`` of each dominated row ('' elsewhere), one label per band edge.
+#: what the harm_band column holds: the label of each band edge, then '' (not banded)
+_BAND_LABELS = pd.Series(
+    np.array([harm_band(float(e)) for e in HARM_BANDS] + [""], dtype=object)
+)  # the dtype a column of these strings is given (str, or object without string inference)
+
+
+def _band_codes(harm: np.ndarray, dom: np.ndarray) -> np.ndarray:
+    """Per row, the index in :data:`_BAND_LABELS` of its ``harm_band`` ('' unless dominated).
 
     The label of a value is the label of the band edge below it, so the bands
     are labelled once and looked up (benchmarks/disclosure.py: a call per row
-    was a fifth of the disclosure step on the Merseyside index).
+    was a fifth of the disclosure step on the Merseyside index), and the
+    column is taken from the labels instead of inferred from 10,000 strings.
     """
-    labels = np.array([harm_band(float(e)) for e in HARM_BANDS] + [""], dtype=object)
     v = np.abs(harm)
     idx = np.searchsorted(np.asarray(HARM_BANDS, dtype=float), v, side="right") - 1
     idx = np.where(np.isfinite(v) & (idx >= 0), idx, len(HARM_BANDS))
-    return np.where(dom, labels[idx], "").astype(object)
+    return np.where(dom, idx, len(HARM_BANDS))
 
 
 def _dominated(q: np.ndarray, w: np.ndarray, threshold: int, share: float) -> np.ndarray:
     """Per row: the largest contribution (a small type whole, else one record) > share of harm."""
     contrib = q * w[None, :]
     per_record = np.where(q >= threshold, w[None, :], contrib)
-    per_record = np.where(q > 0, per_record, 0.0)
+    if not (np.isfinite(w).all() and (w >= 0).all()):
+        # with finite weights of at least 0 an empty cell contributes 0 (or less) already,
+        # below the max's initial 0: the mask changes no maximum and is skipped
+        per_record = np.where(q > 0, per_record, 0.0)
     total = contrib.sum(axis=1)
-    return (total > 0) & (per_record.max(axis=1, initial=0.0) > share * total)
+    # the max across a row's few types runs faster down the columns of the transpose
+    largest = np.ascontiguousarray(per_record.T).max(axis=0, initial=0.0)
+    return (total > 0) & (largest > share * total)
+
+
+def _text_order(uniq: Any) -> np.ndarray:
+    """Per unique value, its position among the uniques sorted as text (``astype(str)``)."""
+    text = np.array([str(u) for u in uniq], dtype=object)
+    return np.unique(text, return_inverse=True)[1].astype(np.int64).reshape(-1)
+
+
+def _factorize(col: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """Codes and distinct values of a column, the values as Python objects (hashed as text).
+
+    A string column is factorized as it is (Arrow's dictionary encoding, several
+    times faster than through an object array); anything else through objects,
+    whose values are what the stand-in key was always made of.
+    """
+    values = col if isinstance(col.dtype, pd.StringDtype) else col.to_numpy(object)
+    codes, uniq = pd.factorize(values, use_na_sentinel=False)
+    return np.asarray(codes, dtype=np.int64), uniq.tolist()  # (list() of Arrow: 15x slower)
+
+
+def _descending_key(pub_harm: np.ndarray, ranked: np.ndarray, base: float) -> np.ndarray:
+    """A key that sorts rows by published harm, most first, unranked rows last.
+
+    Harm rounded to ``base`` is a whole number of bases, and whole numbers sort
+    several times faster than floats; ``-harm`` (inf where unranked) otherwise.
+    """
+    if base > 0 and ranked.any():
+        with np.errstate(invalid="ignore"):
+            n = np.floor(pub_harm / base + 0.5)
+        n = np.where(ranked, n, 0.0)
+        lo, hi = float(n.min()), float(n.max())
+        # the published harm is n * base as computed (floor(harm / base + 0.5) * base)
+        if abs(lo) < 2**50 and abs(hi) < 2**50:  # then distinct n give distinct harms
+            d = (hi - n).astype(np.int64)
+            return np.where(ranked, d, int(hi - lo) + 1)
+    return np.where(ranked, -pub_harm, np.inf)
+
+
+def _order(p_sort: np.ndarray, key: np.ndarray, a_sort: np.ndarray) -> np.ndarray:
+    """Row order by period, ``key``, area (one int sort when the three fit in 63 bits)."""
+    n = len(key)
+    if n and key.dtype.kind == "i":
+        kp = int(p_sort.max()) + 1
+        kk = int(key.max()) + 1
+        ka = int(a_sort.max()) + 1
+        if kp * kk * ka < 2**62:
+            return np.argsort((p_sort * kk + key) * ka + a_sort, kind="stable")
+    return np.lexsort((a_sort, key, p_sort))
+
+
+def _min_ranks(groups: np.ndarray, values: np.ndarray, ranked: np.ndarray) -> np.ndarray:
+    """Rank ('min': ties share the best) of sorted ``values`` within each run of ``groups``.
+
+    Arrays are already sorted by group then value; unranked rows (last in each
+    group) get NaN, as pandas' grouped rank gives them.
+    """
+    n = len(groups)
+    pos = np.arange(n)
+    new_group = np.ones(n, dtype=bool)
+    new_group[1:] = groups[1:] != groups[:-1]
+    new_value = new_group.copy()
+    new_value[1:] |= values[1:] != values[:-1]
+    g0 = np.maximum.accumulate(np.where(new_group, pos, 0)) if n else pos
+    v0 = np.maximum.accumulate(np.where(new_value, pos, 0)) if n else pos
+    return np.where(ranked, (v0 - g0 + 1).astype(np.float64), np.nan)
+
+
+def _insert_after(cols: dict[str, Any], after: str, name: str, value: Any) -> list[tuple[str, Any]]:
+    """``cols`` as items with ``name`` placed right after ``after`` (``DataFrame.insert``)."""
+    items = list(cols.items())
+    at = [k for k, _ in items].index(after) + 1
+    return [*items[:at], (name, value), *items[at:]]
 
 
 def safe_index(
@@ -189,7 +325,8 @@ def safe_index(
         )
     t = profile.threshold
     period = str(attrs.get("period") or "month")
-    src = months if (months is not None and period != "month") else df
+    coarse = months is not None and period != "month"
+    src = months if coarse else df
     types = [c for c in CRIME_TYPES if c in src.columns]
     counts_rule: Counter = Counter()
     if types:
@@ -198,14 +335,12 @@ def safe_index(
     else:  # no breakdown: the row's count is its only "type" (no dominance to judge)
         w = np.array([1.0])
         raw = src[["count"]].to_numpy(dtype=np.int64)
-        types = []
-    q, n_stood = protect_type_counts(
-        raw,
-        src["area_id"].to_numpy(object),
-        src["period"].to_numpy(object),
-        types or ["count"],
-        profile,
-        salt,
+    # NumPy from here on: one factorize of area and period, arrays in, one frame out
+    # (benchmarks/disclosure.py: frame copies, object sorts and per-row Python were most of it)
+    sa_codes, sa_uniq = _factorize(src["area_id"])
+    sp_codes, sp_uniq = _factorize(src["period"])
+    q, n_stood = _protect(
+        raw, sa_codes, sa_uniq, sp_codes, sp_uniq, types or ["count"], profile, salt
     )
     counts_rule["perturbed"] += n_stood
     m_count = q.sum(axis=1)
@@ -216,17 +351,20 @@ def safe_index(
     else:
         m_harm = np.where(m_small, 0.0, pd.to_numeric(src["harm"]).to_numpy(float))
         m_dom = np.zeros(len(q), dtype=bool)
-    if src is df:
+    if not coarse:
         count, harm, dom, small = m_count, m_harm, m_dom, m_small
+        a_sort = _text_order(sa_uniq)[sa_codes]
+        p_sort = _text_order(sp_uniq)[sp_codes]
     else:
         # coarser periods: sums of the protected months; harm only of months whose harm shows
         from realimpact.harm.index import period_of
 
         shows = ~m_small  # a banded month's harm is a function of stand-ins: it may add up
+        labels = np.array([period_of(str(p), period) for p in sp_uniq], dtype=object)
         g = pd.DataFrame(
             {
-                "area_id": src["area_id"].to_numpy(object),
-                "period": [period_of(str(p), period) for p in src["period"]],
+                "area_id": np.asarray(sa_uniq, dtype=object)[sa_codes],
+                "period": labels[sp_codes],
                 "count": m_count,
                 "harm": np.where(shows, m_harm, 0.0),
             }
@@ -244,7 +382,12 @@ def safe_index(
             dom = _dominated(qa, w, t, profile.dominance_share) & ~small
         else:
             dom = np.zeros(len(count), dtype=bool)
-    out = df.drop(columns=[c for c in CRIME_TYPES if c in df.columns]).copy()
+        a_codes, a_uniq = _factorize(df["area_id"])
+        p_codes, p_uniq = _factorize(df["period"])
+        a_sort = _text_order(a_uniq)[a_codes]
+        p_sort = _text_order(p_uniq)[p_codes]
+    # the frame out, column by column in the order the analyst's has (types dropped)
+    cols: dict[str, np.ndarray | None] = {c: None for c in df.columns if c not in CRIME_TYPES}
     counts_rule["dropped"] += len([c for c in CRIME_TYPES if c in df.columns])
     pub_count = count.astype(float)
     if profile.rounding > 1:
@@ -254,46 +397,51 @@ def safe_index(
     pub_count = np.where(small, np.nan, pub_count)
     base = profile.harm_rounding
     pub_harm = np.floor(harm / base + 0.5) * base if base > 0 else harm.copy()
-    band = _bands(pub_harm, dom)
+    band = _band_codes(pub_harm, dom)
     pub_harm = np.where(small | dom, np.nan, pub_harm)
     counts_rule["primary"] += int(small.sum())
     counts_rule["derived"] += int(small.sum())  # the harm of each withheld row
-    out["count"] = pub_count
-    out["harm"] = pub_harm
-    out.insert(out.columns.get_loc("harm") + 1, "harm_band", band)
-    if "population" in out.columns:
-        pop = out["population"].to_numpy(float)
+    cols["count"] = pub_count
+    cols["harm"] = pub_harm
+    cols.pop("harm_band", None)
+    cols = dict(_insert_after(cols, "harm", "harm_band", band))
+    if "population" in cols:
+        pop = df["population"].to_numpy(float)
         ok = pop > 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            out["count_per_1000"] = np.where(ok, pub_count / pop * 1000, np.nan)
-            out["harm_per_1000"] = np.where(ok, pub_harm / pop * 1000, np.nan)
+            cols["count_per_1000"] = np.where(ok, pub_count / pop * 1000, np.nan)
+            cols["harm_per_1000"] = np.where(ok, pub_harm / pop * 1000, np.nan)
         counts_rule["derived"] += int((ok & (small | dom)).sum())
     ranked = ~np.isnan(pub_harm)
-    rank = (
-        pd.Series(np.where(ranked, -pub_harm, np.nan))
-        .groupby(out["period"].to_numpy())
-        .rank(method="min")
-    )
-    out["rank"] = rank.to_numpy()  # float: empty where withheld
+    # rows by period, rank, area: rank follows -harm, so one sort gives both order and ranks
+    neg = _descending_key(pub_harm, ranked, base)
+    order = _order(p_sort, neg, a_sort)
+    cols["rank"] = None  # placed now, filled in sorted order below
     counts_rule["derived"] += int((~ranked).sum())
-    partner_small = np.zeros(len(out), dtype=bool)
-    for c in [c for c in out.columns if str(c).startswith("partner:")]:
-        v = pd.to_numeric(out[c], errors="coerce").to_numpy(float)
+    partner_small = np.zeros(len(df), dtype=bool)
+    for c in [c for c in cols if str(c).startswith("partner:")]:
+        v = pd.to_numeric(df[c], errors="coerce").to_numpy(float)
         s = (v > 0) & (v < t)
         partner_small |= s
         counts_rule["primary"] += int(s.sum())
         if profile.rounding > 1:
             v = np.floor(v / profile.rounding + 0.5) * profile.rounding
-        out[c] = np.where(s, np.nan, v)
-    out["suppressed"] = small | dom | partner_small
-    order = np.lexsort(
-        (
-            out["area_id"].astype(str).to_numpy(),
-            out["rank"].fillna(np.inf),
-            out["period"].astype(str).to_numpy(),
-        )
-    )
-    out = out.iloc[order].reset_index(drop=True)
+        cols[c] = np.where(s, np.nan, v)
+    cols["suppressed"] = small | dom | partner_small
+    data: dict[str, Any] = {}
+    for c, v in cols.items():
+        if c == "rank":
+            data[c] = _min_ranks(p_sort[order], neg[order], ranked[order])
+        elif c == "harm_band":
+            data[c] = pd.Series(
+                _BAND_LABELS.array.take(v[order]), dtype=_BAND_LABELS.dtype, copy=False
+            )
+        elif v is None:  # the analyst's column as it is, in its own dtype
+            col = df[c]
+            data[c] = pd.Series(col.array.take(order), dtype=col.dtype, copy=False)
+        else:
+            data[c] = v[order]
+    out = pd.DataFrame(data)
     manifest = build_manifest(
         profile,
         counts_rule,
