@@ -745,3 +745,22 @@ def test_merseyside_shared_outputs_do_not_leak(mersey_runs, name):
         text = (mersey_runs[name] / f).read_text("utf-8")
         assert "/work/" not in text and not re.search(r'"<\d+"', text)
         assert not re.search(r"[0-9a-f]{64}", text)
+
+
+def test_outputs_ledger_does_not_give_a_withheld_buffer_total_back(col_runs):
+    """The ledger's Drugs offences in target + buffer (93) beside the target's 82 gave the
+    withheld buffer total (11) back, until indicators carried their crime types and the
+    audit could link the two; now the ledger figure goes, not the outcome's target total."""
+    ana = _load(col_runs["analyst"])
+    a_drugs = next(i for i in ana["indicators"] if i["id"] == "drugs-crime")
+    assert a_drugs["crime_types"] == ["Drugs"]
+    assert ana["outputs_ledger"]["drugs_crimes"]["after"]["crimes"] == (
+        a_drugs["target"]["after"] + a_drugs["buffer"]["after"]
+    )
+    for aud in ("partner", "public"):
+        res = _load(col_runs[aud])
+        drugs = next(i for i in res["indicators"] if i["id"] == "drugs-crime")
+        led = res["outputs_ledger"]["drugs_crimes"]["after"]
+        if drugs["buffer"]["after"] is None:
+            assert led["crimes"] is None and "crimes" in led["suppressed"]
+            assert led.get("per_month") is None

@@ -184,6 +184,9 @@ class IndicatorResult:
     baseline: tuple[str, str] | None = None
     follow_up: tuple[str, str] | None = None
     months: list[str] = field(default_factory=list)
+    # as the plan lists them (objects of search for stop and search; empty: all):
+    # the disclosure audit links an indicator to those whose types make it up
+    crime_types: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -191,6 +194,7 @@ class IndicatorResult:
             "label": self.label or self.id,
             "kind": self.kind,
             "source": self.source,
+            "crime_types": list(self.crime_types),
             "baseline": _win(self.baseline),
             "follow_up": _win(self.follow_up),
         }
@@ -610,7 +614,11 @@ def _evaluate(p, st, harm_weights, surveys, family, progress, inference, force=N
             progress("evaluating indicators", 1, len(p.indicators))
         fol = p.follow_up_of(ind)
         res = IndicatorResult(
-            ind.id, ind.kind or "outcome", ind.source or "", label=ind.display_label
+            ind.id,
+            ind.kind or "outcome",
+            ind.source or "",
+            label=ind.display_label,
+            crime_types=[str(t) for t in ind.crime_types or []],
         )
         if ind.baseline is None or fol is None:
             res.notes.append("no baseline or follow-up window: nothing to compare")

@@ -70,6 +70,7 @@ KEEP_TEXT = frozenset(
     {"name", "scale", "method", "family", "inference", "level", "interval", "per"}
 )
 TOTAL_COST = 1_000_000.0  # totals go last: every design is computed from them
+LEDGER_COST = 100_000.0
 SMALL_WORDS = "it rests on counts too small to share"
 
 
@@ -279,7 +280,9 @@ def _ledger_relations(
             if not isinstance(blk, dict) or not isinstance(blk.get("crimes"), int):
                 continue
             cell = ("ledger", name, when, "crimes")
-            table.add(cell, blk["crimes"], cost=TOTAL_COST + blk["crimes"])
+            # the ledger (what was done) goes before an outcome's totals, which every
+            # design rests on, but after the months
+            table.add(cell, blk["crimes"], cost=LEDGER_COST + blk["crimes"])
             where[cell] = ("ledger", (blk, "crimes"))
             for ind in match:
                 parts = [("t", str(ind.get("id")), r, when) for r in ("target", "buffer")]
