@@ -98,10 +98,14 @@ def _keyed(values: np.ndarray, key: str, salt: str) -> np.ndarray:
 
 def _mix(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser: spreads the bits of a combined key."""
+    x = np.array(x, dtype=np.uint64)  # a copy, then worked in place: fewer large temporaries
     with np.errstate(over="ignore"):
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    return x
 
 
 #: Stand-ins are drawn with P(k) proportional to k**-STAND_IN_EXPONENT on 1..threshold-1,
@@ -173,24 +177,61 @@ def _protect(
     Hashes each distinct area, month and type once and draws a stand-in only
     for the small cells, each the value :func:`stand_ins` gives that cell.
     """
+    columns = [counts[:, j] for j in range(counts.shape[1])]
+    q, n_stood, _ = _protect_cells(columns, a_codes, a_uniq, m_codes, m_uniq, types, profile, salt)
+    return q.astype(counts.dtype, copy=False), n_stood
+
+
+def _protect_cells(
+    counts: Sequence[np.ndarray], a_codes: np.ndarray, a_uniq: Sequence[Any], m_codes: np.ndarray,
+    m_uniq: Sequence[Any], types: Sequence[str], profile: Profile, salt: str,
+    w: np.ndarray | None = None,
+) -> tuple[np.ndarray, int, np.ndarray | None]:  # fmt: skip
+    """:func:`_protect`, one crime type at a time; with ``w``, each row's largest contribution.
+
+    ``counts`` is one count vector per type (a frame's columns are views of its
+    block: selecting the types as a matrix copied them), so every temporary is
+    one column long and stays in cache and on the heap: whole (rows x types)
+    temporaries page-faulted and were most of the disclosure step
+    (benchmarks/disclosure.py).
+
+    The largest contribution (:func:`_dominated`) of a row is the heaviest of
+    its types with ``threshold`` or more records (one record), or its largest
+    small type whole (stand-in times weight, as ``q * w`` gives it), or 0.
+    ``w`` must be finite and at least 0 (then an empty cell adds nothing).
+    """
     t = profile.threshold
-    small = (counts > 0) & (counts < t)
-    flat = np.flatnonzero(small)  # (a 1-d search and a division beat 2-d np.nonzero)
-    if not len(flat):
-        return counts.copy(), 0
-    k = counts.shape[1]
-    rows = flat // k
-    cols = flat - rows * k
-    key = profile.perturbation.key if profile.perturbation else DEFAULT_KEY
-    a = _hash_uniques(a_uniq, key, f"{salt}|area")
-    m = _hash_uniques(m_uniq, key, f"{salt}|month")
-    th = _hash_uniques(list(types), key, f"{salt}|type")
-    with np.errstate(over="ignore"):
-        base = _mix(a[a_codes] ^ _mix(m)[m_codes])  # per row, then per small cell
-        h = _mix(base[rows] ^ th[cols])
-    q = counts.copy()
-    q.reshape(-1)[flat] = _draw(h, t)
-    return q, len(flat)
+    k = len(counts)
+    n = len(counts[0]) if k else 0
+    dtype = np.result_type(*counts) if k else np.int64
+    q = np.empty((n, k), dtype=dtype)  # C order, as the harm's matrix product always had it
+    largest = np.zeros(n) if w is not None else None
+    base = th = None
+    n_stood = 0
+    for j in range(k):
+        col = counts[j]
+        q[:, j] = col
+        small = col > 0
+        small &= col < t
+        idx = np.flatnonzero(small)
+        if len(idx):
+            if base is None:
+                key = profile.perturbation.key if profile.perturbation else DEFAULT_KEY
+                a = _hash_uniques(a_uniq, key, f"{salt}|area")
+                m = _hash_uniques(m_uniq, key, f"{salt}|month")
+                th = _hash_uniques(list(types), key, f"{salt}|type")
+                base = _mix(a[a_codes] ^ _mix(m)[m_codes])  # per row, then per small cell
+            x = base[idx]
+            x ^= th[j]
+            stand = _draw(_mix(x), t)
+            q[idx, j] = stand
+            n_stood += len(idx)
+        if largest is not None:
+            lg = np.where(col >= t, w[j], 0.0)  # one record of a type with threshold or more
+            if len(idx):
+                lg[idx] = stand * w[j]  # a small type whole
+            np.maximum(largest, lg, out=largest)
+    return q, n_stood, largest
 
 
 #: what the harm_band column holds: the label of each band edge, then '' (not banded)
@@ -213,17 +254,32 @@ def _band_codes(harm: np.ndarray, dom: np.ndarray) -> np.ndarray:
     return np.where(dom, idx, len(HARM_BANDS))
 
 
-def _dominated(q: np.ndarray, w: np.ndarray, threshold: int, share: float) -> np.ndarray:
-    """Per row: the largest contribution (a small type whole, else one record) > share of harm."""
-    contrib = q * w[None, :]
-    per_record = np.where(q >= threshold, w[None, :], contrib)
-    if not (np.isfinite(w).all() and (w >= 0).all()):
-        # with finite weights of at least 0 an empty cell contributes 0 (or less) already,
-        # below the max's initial 0: the mask changes no maximum and is skipped
+def _dominated(
+    q: np.ndarray,
+    w: np.ndarray,
+    threshold: int,
+    share: float,
+    harm: np.ndarray | None = None,
+    largest: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per row: the largest contribution (a small type whole, else one record) > share of harm.
+
+    Given ``harm`` (``q @ w``) and ``largest`` (from :func:`_protect_cells`,
+    weights finite and at least 0, share at least 0) it skips the (rows x
+    types) float matrices: the exact total (the row sum it was always
+    compared with) is needed only where the largest comes within a hair of
+    ``share`` of ``harm``; elsewhere the answer is no.
+    """
+    if harm is None or largest is None or share < 0:
+        contrib = q * w[None, :]
+        per_record = np.where(q >= threshold, w[None, :], contrib)
         per_record = np.where(q > 0, per_record, 0.0)
-    total = contrib.sum(axis=1)
-    # the max across a row's few types runs faster down the columns of the transpose
-    largest = np.ascontiguousarray(per_record.T).max(axis=0, initial=0.0)
+        total = contrib.sum(axis=1)
+        return (total > 0) & (per_record.max(axis=1, initial=0.0) > share * total)
+    # both sums add the same k terms of at least 0, so each is within k * 2**-52 of the other
+    cand = np.flatnonzero(largest > share * harm * (1 - 1e-9))
+    total = np.zeros(len(q))
+    total[cand] = (q[cand] * w[None, :]).sum(axis=1)
     return (total > 0) & (largest > share * total)
 
 
@@ -331,23 +387,25 @@ def safe_index(
     counts_rule: Counter = Counter()
     if types:
         w = np.array([float(weights[c]) for c in types])
-        raw = src[types].to_numpy(dtype=np.int64)
+        raw = [src[c].to_numpy(dtype=np.int64) for c in types]  # views, not a copy
     else:  # no breakdown: the row's count is its only "type" (no dominance to judge)
         w = np.array([1.0])
-        raw = src[["count"]].to_numpy(dtype=np.int64)
+        raw = [src["count"].to_numpy(dtype=np.int64)]
     # NumPy from here on: one factorize of area and period, arrays in, one frame out
     # (benchmarks/disclosure.py: frame copies, object sorts and per-row Python were most of it)
     sa_codes, sa_uniq = _factorize(src["area_id"])
     sp_codes, sp_uniq = _factorize(src["period"])
-    q, n_stood = _protect(
-        raw, sa_codes, sa_uniq, sp_codes, sp_uniq, types or ["count"], profile, salt
-    )
+    fast = bool(types) and bool(np.isfinite(w).all() and (w >= 0).all())
+    q, n_stood, largest = _protect_cells(
+        raw, sa_codes, sa_uniq, sp_codes, sp_uniq, types or ["count"], profile, salt,
+        w=w if fast else None,
+    )  # fmt: skip
     counts_rule["perturbed"] += n_stood
     m_count = q.sum(axis=1)
     m_small = (m_count > 0) & (m_count < t)
     if types:
         m_harm = q @ w
-        m_dom = _dominated(q, w, t, profile.dominance_share) & ~m_small
+        m_dom = _dominated(q, w, t, profile.dominance_share, m_harm, largest) & ~m_small
     else:
         m_harm = np.where(m_small, 0.0, pd.to_numeric(src["harm"]).to_numpy(float))
         m_dom = np.zeros(len(q), dtype=bool)
