@@ -18,6 +18,7 @@ __all__ = [
     "MONTH_PATTERN",
     "YEARS",
     "check_month",
+    "check_period_order",
     "is_month",
     "month_add",
     "month_index",
@@ -45,6 +46,18 @@ def check_month(value: object, field: str) -> str:
     if not is_month(text):
         raise ValidationError(f"{field}: {value!r} is not a month (YYYY-MM)")
     return text
+
+
+def check_period_order(first: str | None, last: str | None, opt_first: str, opt_last: str) -> None:
+    """Refuse a first month after the last one ("--period-from 2020-05 is after --period-to ...").
+
+    Here, not in the CLI, so the web app's forms give the same one-line refusal.
+    """
+    if first is None or last is None:
+        return
+    a, b = check_month(first, opt_first), check_month(last, opt_last)
+    if a > b:
+        raise ValidationError(f"{opt_first} {a} is after {opt_last} {b}")
 
 
 def month_add(month: str, k: int) -> str:

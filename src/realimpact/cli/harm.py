@@ -185,7 +185,7 @@ def index(
     manifest.json beside them. Months a force did not publish are absent,
     never zero; quarters and years built from fewer months are marked.
     """
-    from realimpact.cli.hotspots import check_out_file, check_period_order, clean_crime_types
+    from realimpact.cli.hotspots import check_out_file, clean_crime_types
     from realimpact.csv_safe import write_csv
     from realimpact.disclosure.profiles import AUDIENCES, check_audience, get_profile
     from realimpact.errors import InputError
@@ -193,6 +193,7 @@ def index(
     from realimpact.harm.sensitivity import compare_weights as compare
     from realimpact.harm.sharing import shared_harm_index
     from realimpact.hotspots.maps import check_map_path
+    from realimpact.periods import check_period_order
     from realimpact.store import open_store
 
     with handle_errors():

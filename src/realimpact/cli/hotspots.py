@@ -24,6 +24,7 @@ from realimpact.cli._common import (
     progress_enabled,
 )
 from realimpact.disclosure.contract import withhold
+from realimpact.periods import check_period_order
 
 hotspots = typer.Typer(
     help="Where harm concentrates: Gi* hot spots, kernel density, emerging hot spots.",
@@ -82,18 +83,6 @@ def clean_crime_types(crime_types: list[str] | None) -> list[str] | None:
     if any(not ct for ct in cleaned):
         raise InputError("--crime-type: a crime type is blank; give one such as 'Drugs'")
     return cleaned
-
-
-def check_period_order(first: str | None, last: str | None, opt_first: str, opt_last: str) -> None:
-    """Refuse a first month after the last one ("--period-from 2020-05 is after --period-to ...")."""
-    from realimpact.errors import InputError
-    from realimpact.periods import check_month
-
-    if first is None or last is None:
-        return
-    a, b = check_month(first, opt_first), check_month(last, opt_last)
-    if a > b:
-        raise InputError(f"{opt_first} {a} is after {opt_last} {b}")
 
 
 def check_out_file(path: Path | None, option: str = "--out") -> None:

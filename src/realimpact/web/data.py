@@ -152,10 +152,10 @@ def hotspots_gi(
     """
     from collections import Counter
 
-    from realimpact.cli.hotspots import check_period_order
     from realimpact.disclosure.contract import withhold
     from realimpact.hotspots.layers import hotspots_gi as _gi
     from realimpact.hotspots.sharing import check_layer, manifest, names_allowed
+    from realimpact.periods import check_period_order
     from realimpact.store.areas import layer_info
 
     check_period_order(period_from, period_to, "period-from", "period-to")
