@@ -129,7 +129,7 @@ def register(app: typer.Typer) -> None:
             raise fail(f"evaluate {what}: --out DIR is required")
         from realimpact._progress import rich_progress
         from realimpact.cli._common import progress_enabled
-        from realimpact.disclosure.profiles import AUDIENCES, check_audience, get_profile
+        from realimpact.disclosure.profiles import get_profile
         from realimpact.evaluation.engine import evaluate
         from realimpact.report import write_evaluation
         from realimpact.report.pdf import find_chromium
@@ -137,7 +137,6 @@ def register(app: typer.Typer) -> None:
         with handle_errors(), rich_progress(progress_enabled()) as prog:
             # a bad --audience, --sharing-config or --out, or no browser for --pdf:
             # said before any work
-            check_audience(audience, AUDIENCES)
             profile = get_profile(audience, sharing_config)
             if out_dir.exists() and not out_dir.is_dir():
                 raise fail(f"--out: {out_dir} is a file; --out takes a folder")

@@ -187,7 +187,7 @@ def index(
     """
     from realimpact.cli.hotspots import check_out_file, clean_crime_types
     from realimpact.csv_safe import write_csv
-    from realimpact.disclosure.profiles import AUDIENCES, check_audience, get_profile
+    from realimpact.disclosure.profiles import get_profile
     from realimpact.errors import InputError
     from realimpact.harm.index import index_to_dict
     from realimpact.harm.sensitivity import compare_weights as compare
@@ -197,7 +197,6 @@ def index(
     from realimpact.store import open_store
 
     with handle_errors():
-        check_audience(audience, AUDIENCES)
         profile = get_profile(audience, sharing_config)
         if compare_weights and profile.suppresses:
             raise InputError(

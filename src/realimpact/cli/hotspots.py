@@ -124,11 +124,12 @@ def _sources(result: dict[str, Any]) -> dict[str, Any]:
 
 def _share(result: dict[str, Any], profile: Any, counts: Any, product: str) -> None:
     """Add the manifest to ``result`` and write one beside every written file."""
-    from realimpact.hotspots.sharing import manifest, write_manifests
+    from realimpact.disclosure.manifest import build_manifest
+    from realimpact.hotspots.sharing import write_manifests
 
     result["audience"] = profile.name
     result["suppression_threshold"] = profile.threshold
-    m = manifest(profile, counts, product=product, sources=_sources(result))
+    m = build_manifest(profile, counts, product=product, sources=_sources(result))
     result["disclosure"] = m
     if result.get("outputs"):
         # one manifest per folder written to; outputs keep one shape ({"path": ...})
@@ -185,10 +186,11 @@ def gi(
     """
     from collections import Counter
 
+    from realimpact.disclosure.profiles import get_profile
     from realimpact.hotspots.export import write_areas
     from realimpact.hotspots.layers import hotspots_gi
     from realimpact.hotspots.maps import hotspot_map
-    from realimpact.hotspots.sharing import check_layer, get_profile, names_allowed
+    from realimpact.hotspots.sharing import check_layer, names_allowed
 
     with handle_errors(), rich_progress(progress_enabled()) as progress:
         profile = get_profile(audience, sharing_config)
@@ -297,10 +299,11 @@ def kde(
     """
     from collections import Counter
 
+    from realimpact.disclosure.profiles import get_profile
     from realimpact.hotspots.export import write_density
     from realimpact.hotspots.layers import hotspots_kde
     from realimpact.hotspots.maps import density_map
-    from realimpact.hotspots.sharing import get_profile, kde_summary
+    from realimpact.hotspots.sharing import kde_summary
 
     with handle_errors():
         profile = get_profile(audience, sharing_config)
@@ -368,15 +371,11 @@ def emerging(
     """
     from collections import Counter
 
+    from realimpact.disclosure.profiles import get_profile
     from realimpact.hotspots.export import write_areas
     from realimpact.hotspots.layers import hotspots_emerging
     from realimpact.hotspots.maps import hotspot_map
-    from realimpact.hotspots.sharing import (
-        check_layer,
-        emerging_frame,
-        get_profile,
-        names_allowed,
-    )
+    from realimpact.hotspots.sharing import check_layer, emerging_frame, names_allowed
 
     with handle_errors(), rich_progress(progress_enabled()) as progress:
         profile = get_profile(audience, sharing_config)

@@ -55,9 +55,8 @@ ShareOutOpt = Annotated[
 
 def _profile(audience: str, sharing_config: Path | None):
     """The audience's profile; a bad --audience or --sharing-config is said before any work."""
-    from realimpact.disclosure.profiles import AUDIENCES, check_audience, get_profile
+    from realimpact.disclosure.profiles import get_profile
 
-    check_audience(audience, AUDIENCES)
     return get_profile(audience, sharing_config)
 
 

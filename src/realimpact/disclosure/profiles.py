@@ -201,10 +201,10 @@ _PROFILE_KEYS = {"threshold", "rounding", "perturbation", "harm_rounding", "domi
 def check_audience(audience: str, supported: tuple[str, ...] = ("analyst", "partner")) -> str:
     """``audience`` if the command supports it, else a ValidationError naming --audience.
 
-    Each command passes the audiences it has implemented (``evaluate`` passes
-    :data:`AUDIENCES`); the default leaves ``public`` out, so a command not yet
-    made safe for the public refuses it rather than writing something
-    unchecked.
+    :func:`get_profile` calls it first with :data:`AUDIENCES`, so a command that
+    gets its profile needs no check of its own. The default leaves ``public`` out,
+    so a command not yet made safe for the public that checks here refuses it
+    rather than writing something unchecked.
     """
     if audience not in supported:
         raise ValidationError(f"--audience: {audience!r} is not one of {', '.join(supported)}")

@@ -154,7 +154,7 @@ class GiLayerResult:
         """
         import dataclasses
 
-        from realimpact.hotspots.sharing import get_profile as _profile
+        from realimpact.disclosure.profiles import get_profile as _profile
         from realimpact.hotspots.sharing import names_allowed
 
         if self.count is None:
@@ -444,15 +444,16 @@ def hotspots_kde(
     """Kernel density of (harm-weighted) crime points -> KernelDensity.
 
     For a shared audience (``audience`` partner or public, or a ``profile``
-    from :func:`realimpact.hotspots.sharing.get_profile`) the surface is drawn
+    from :func:`realimpact.disclosure.profiles.get_profile`) the surface is drawn
     from a protected support grid (:func:`realimpact.hotspots.sharing.shared_density`):
     an exact surface at the public snap points solves back to every location's
     count. ``counts`` (a Counter) collects what was withheld, for the manifest.
     ``force`` keeps one force's points; with several forces that published
     different months only the months they share are used (``kd.notes``).
     """
+    from realimpact.disclosure.profiles import get_profile
     from realimpact.hotspots.kde import kernel_density
-    from realimpact.hotspots.sharing import get_profile, shared_density
+    from realimpact.hotspots.sharing import shared_density
     from realimpact.store.queries import record_points
 
     if profile is None:

@@ -43,10 +43,9 @@ import numpy as np
 import pandas as pd
 
 from realimpact.disclosure.contract import withhold
-from realimpact.disclosure.manifest import build_manifest, write_manifest
+from realimpact.disclosure.manifest import write_manifest
 from realimpact.disclosure.perturb import perturb_count
-from realimpact.disclosure.profiles import AUDIENCES, LAYER_ORDER, Profile, check_audience
-from realimpact.disclosure.profiles import get_profile as _get_profile
+from realimpact.disclosure.profiles import LAYER_ORDER, Profile
 from realimpact.disclosure.rounding import round_to_base
 from realimpact.disclosure.surface import protected_support, round_significant
 from realimpact.disclosure.tables import partner_frame
@@ -62,12 +61,6 @@ GI_STATS = ("gi_z", "p_sim", "p_norm", "p_adjusted")
 EMERGING_STATS = ("final_z", "trend_z", "trend_p", "trend_tau")
 #: boundary layers whose names may be shown (official names of statistical areas)
 NAMED_LAYERS = frozenset(LAYER_ORDER[LAYER_ORDER.index("lsoa") :])
-
-
-def get_profile(audience: str, config: Any = None) -> Profile:
-    """The audience's profile (every hot-spot command supports all three)."""
-    check_audience(audience, AUDIENCES)
-    return _get_profile(audience, config)
 
 
 def check_layer(profile: Profile, layer: str, info: Mapping[str, Any] | None) -> None:
@@ -247,12 +240,6 @@ def kde_summary(summary: dict[str, Any], kd: Any) -> dict[str, Any]:
     withhold(out, "n_points")
     withhold(out, "total_weight")
     return out
-
-
-def manifest(
-    profile: Profile, counts: Counter, *, product: str, sources: dict[str, Any]
-) -> dict[str, Any]:
-    return build_manifest(profile, counts, product=product, sources=sources)
 
 
 def write_manifests(manifest_: dict[str, Any], outputs: Mapping[str, Any]) -> list[str]:

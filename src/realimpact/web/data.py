@@ -153,8 +153,9 @@ def hotspots_gi(
     from collections import Counter
 
     from realimpact.disclosure.contract import withhold
+    from realimpact.disclosure.manifest import build_manifest
     from realimpact.hotspots.layers import hotspots_gi as _gi
-    from realimpact.hotspots.sharing import check_layer, manifest, names_allowed
+    from realimpact.hotspots.sharing import check_layer, names_allowed
     from realimpact.periods import check_period_order
     from realimpact.store.areas import layer_info
 
@@ -188,6 +189,6 @@ def hotspots_gi(
     summary["rows_suppressed"] = int(shared["suppressed"].sum())
     out = {**summary, "audience": profile.name, "rows": rows,
            "suppression_threshold": profile.threshold}  # fmt: skip
-    out["disclosure"] = manifest(profile, withheld, product="hotspots gi",
+    out["disclosure"] = build_manifest(profile, withheld, product="hotspots gi",
                                  sources={"data": ["police_uk"], "layer": layer})  # fmt: skip
     return out
